@@ -1,0 +1,205 @@
+"""The ASGI application: AWS JSON 1.1 over a bare ASGI interface (no framework on the hot path).
+
+The request pipeline, in order (each step answers with an AWS-shaped error when it fails):
+  1. size-capped body read (> 1 MiB is refused without reading the rest)
+  2. operation lookup from X-Amz-Target                       UnknownOperationException
+  3. SigV4 authentication                                      Missing/Incomplete/InvalidSignature...
+  4. JSON decode + model validation (botocore's model)         SerializationException, ValidationException
+  5. handler -> service (resolve key, authorize, check state, work)
+  6. response encoding; every response carries x-amzn-RequestId
+Unexpected exceptions become KMSInternalException (500) with the request id, never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from trent.api import sigv4
+from trent.api.codec import ServiceCodec
+from trent.api.errors import status_for
+from trent.api.handlers.kms import HANDLERS, Handler, not_yet_supported
+from trent.domain.errors import (
+    KMSInternalException,
+    TrentError,
+    UnknownOperationException,
+    ValidationException,
+)
+from trent.domain.identity import Caller
+from trent.domain.ids import account_root_arn
+from trent.services.identity import IdentityService
+from trent.services.kms import KmsService
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+MAX_BODY_BYTES = 1024 * 1024
+KMS_TARGET_PREFIX = "TrentService."
+_JSON_CONTENT_TYPE = b"application/x-amz-json-1.1"
+
+log = logging.getLogger("trent.api")
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+@dataclass
+class ApiConfig:
+    dev: bool
+    account_id: str
+    # Extra routes for operators and tests (health, dev clock): path -> async handler.
+    extra_routes: dict[str, Callable[[bytes], Awaitable[tuple[int, bytes]]]] = field(default_factory=dict)
+    # Long-running tasks (the deletion sweeper) started with the server, cancelled at shutdown.
+    background: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+
+class KmsApi:
+    """An ASGI application serving the KMS JSON protocol."""
+
+    def __init__(self, config: ApiConfig, kms: KmsService, identities: IdentityService) -> None:
+        self._config = config
+        self._kms = kms
+        self._identities = identities
+        self._codec = ServiceCodec("kms")
+        self._handlers: dict[str, Handler] = {
+            name: HANDLERS.get(name) or not_yet_supported(name) for name in self._codec.operation_names
+        }
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        request_id = str(uuid.uuid4())
+        try:
+            status, body = await self._handle(scope, receive, request_id)
+        except TrentError as error:
+            status, body = status_for(error.code), _error_body(error)
+        except Exception:
+            log.exception("internal error handling request %s", request_id)
+            status, body = 500, _error_body(KMSInternalException.internal())
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", _JSON_CONTENT_TYPE),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"x-amzn-requestid", request_id.encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        tasks: list[asyncio.Task[None]] = []
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                tasks = [asyncio.create_task(job()) for job in self._config.background]
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _handle(self, scope: Scope, receive: Receive, request_id: str) -> tuple[int, bytes]:
+        headers = _headers(scope)
+        try:
+            body = await _read_body(receive, headers)
+        except _BodyTooLarge:
+            raise ValidationException(
+                f"Request body must be no larger than {MAX_BODY_BYTES} bytes."
+            ) from None
+        extra = self._config.extra_routes.get(scope.get("path", ""))
+        if extra is not None:
+            return await extra(body)
+
+        target = headers.get("x-amz-target", "")
+        operation = target[len(KMS_TARGET_PREFIX) :] if target.startswith(KMS_TARGET_PREFIX) else ""
+        codec = self._codec.operation(operation) if operation else None
+        if codec is None or scope.get("method") != "POST":
+            raise UnknownOperationException("")
+
+        caller = self._authenticate(scope, headers, body)
+        params = codec.decode(body)
+        self._kms.begin_request()
+        result = self._handlers[operation](self._kms, caller, params)
+        return 200, codec.encode(result)
+
+    def _authenticate(self, scope: Scope, headers: dict[str, str], body: bytes) -> Caller:
+        parsed = sigv4.parse_authorization(headers, datetime.now(UTC), "kms")
+        client = scope.get("client")
+        source_ip = client[0] if client else ""
+        user_agent = headers.get("user-agent", "")
+        if self._config.dev:
+            account_id = self._config.account_id
+            return Caller(
+                account_id=account_id,
+                arn=account_root_arn(account_id, parsed.region),
+                principal_type="Root",
+                region=parsed.region,
+                access_key_id=parsed.access_key_id,
+                source_ip=source_ip,
+                user_agent=user_agent,
+            )
+        secret, principal = self._identities.lookup(parsed.access_key_id)
+        query = scope.get("query_string", b"").decode("latin-1")
+        sigv4.verify_signature(parsed, secret, scope.get("method", ""), scope.get("raw_path", b"/").decode("latin-1") or "/", query, headers, body)
+        return Caller(
+            account_id=principal.account_id,
+            arn=principal.arn,
+            principal_type=principal.principal_type,
+            region=parsed.region,
+            access_key_id=parsed.access_key_id,
+            user_name=principal.user_name,
+            source_ip=source_ip,
+            user_agent=user_agent,
+        )
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    # ASGI gives lowercase names; repeated headers are joined as HTTP allows.
+    out: dict[str, str] = {}
+    for name, value in scope.get("headers", ()):
+        key = name.decode("latin-1")
+        text = value.decode("latin-1")
+        out[key] = f"{out[key]},{text}" if key in out else text
+    return out
+
+
+async def _read_body(receive: Receive, headers: dict[str, str]) -> bytes:
+    declared = headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise _BodyTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise _BodyTooLarge
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _error_body(error: TrentError) -> bytes:
+    return orjson.dumps({"__type": error.code, "message": error.message})

@@ -1,0 +1,385 @@
+"""KMS operations: decoded request members in, output members out (names as in botocore's model).
+
+Each handler reads the validated request, calls one service method and shapes its result. The codec
+has already checked types and model constraints, and turns bytes and datetimes into wire values.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from trent.domain.errors import InvalidMarkerException, UnsupportedOperationException, ValidationException
+from trent.domain.identity import Caller
+from trent.domain.ids import alias_arn, key_arn
+from trent.domain.keys import Key
+from trent.services.kms import KmsService
+from trent.services.ports import Page
+
+Params = Mapping[str, Any]
+Result = dict[str, Any] | None
+Handler = Callable[[KmsService, Caller, Params], Result]
+
+# AWS's documented Limit ranges; the model allows 1..1000 for all of them.
+_LIST_LIMITS = {
+    "ListKeys": (100, 1000),
+    "ListAliases": (50, 100),
+    "ListResourceTags": (50, 50),
+    "ListKeyPolicies": (100, 1000),
+}
+
+
+# ===================================================================== shaping
+
+
+def key_metadata(key: Key) -> dict[str, Any]:
+    metadata: dict[str, Any] = {
+        "AWSAccountId": key.account_id,
+        "KeyId": key.key_id,
+        "Arn": key.arn,
+        "CreationDate": key.creation_date,
+        "Enabled": key.enabled,
+        "Description": key.description,
+        "KeyUsage": key.key_usage,
+        "KeyState": key.state.value,
+        "DeletionDate": key.deletion_date,
+        "Origin": key.origin,
+        "KeyManager": key.key_manager,
+        "CustomerMasterKeySpec": key.customer_master_key_spec,
+        "KeySpec": key.key_spec,
+        "MultiRegion": key.multi_region,
+    }
+    if key.key_usage == "ENCRYPT_DECRYPT":
+        metadata["EncryptionAlgorithms"] = ["SYMMETRIC_DEFAULT"]
+    if key.is_symmetric_encryption:
+        metadata["CurrentKeyMaterialId"] = key.current_material_id
+    return metadata
+
+
+def _encode_marker(operation: str, position: str) -> str:
+    raw = f"{operation}\x00{position}".encode()
+    return base64.urlsafe_b64encode(raw).decode("ascii")
+
+
+def _decode_marker(operation: str, marker: str | None) -> str | None:
+    if marker is None:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(marker.encode("ascii")).decode()
+    except (binascii.Error, UnicodeError, ValueError):
+        raise InvalidMarkerException.bad() from None
+    kind, sep, position = raw.partition("\x00")
+    if kind != operation or not sep or not position:
+        raise InvalidMarkerException.bad()
+    return position
+
+
+def _limit(operation: str, params: Params) -> int:
+    default, maximum = _LIST_LIMITS[operation]
+    limit = params.get("Limit")
+    if limit is None:
+        return default
+    if limit > maximum:
+        raise ValidationException(
+            f"1 validation error detected: Value '{limit}' at 'limit' failed to satisfy constraint: "
+            f"Member must have value less than or equal to {maximum}"
+        )
+    return int(limit)
+
+
+def _page_fields(operation: str, page: Page[Any]) -> dict[str, Any]:
+    if page.next_position is None:
+        return {"Truncated": False}
+    return {"Truncated": True, "NextMarker": _encode_marker(operation, page.next_position)}
+
+
+def _tags(params: Params) -> list[tuple[str, str]]:
+    return [(t["TagKey"], t["TagValue"]) for t in params.get("Tags") or ()]
+
+
+# ===================================================================== key lifecycle
+
+
+def create_key(svc: KmsService, caller: Caller, p: Params) -> Result:
+    key = svc.create_key(
+        caller,
+        description=p.get("Description"),
+        key_usage=p.get("KeyUsage"),
+        key_spec=p.get("KeySpec"),
+        customer_master_key_spec=p.get("CustomerMasterKeySpec"),
+        origin=p.get("Origin"),
+        policy=p.get("Policy"),
+        tags=_tags(p),
+        multi_region=p.get("MultiRegion"),
+        custom_key_store_id=p.get("CustomKeyStoreId"),
+        xks_key_id=p.get("XksKeyId"),
+    )
+    return {"KeyMetadata": key_metadata(key)}
+
+
+def describe_key(svc: KmsService, caller: Caller, p: Params) -> Result:
+    return {"KeyMetadata": key_metadata(svc.describe_key(caller, p["KeyId"]))}
+
+
+def list_keys(svc: KmsService, caller: Caller, p: Params) -> Result:
+    page = svc.list_keys(caller, _decode_marker("ListKeys", p.get("Marker")), _limit("ListKeys", p))
+    keys = [{"KeyId": k.key_id, "KeyArn": k.arn} for k in page.items]
+    return {"Keys": keys, **_page_fields("ListKeys", page)}
+
+
+def update_key_description(svc: KmsService, caller: Caller, p: Params) -> Result:
+    svc.update_key_description(caller, p["KeyId"], p["Description"])
+    return None
+
+
+def enable_key(svc: KmsService, caller: Caller, p: Params) -> Result:
+    svc.enable_key(caller, p["KeyId"])
+    return None
+
+
+def disable_key(svc: KmsService, caller: Caller, p: Params) -> Result:
+    svc.disable_key(caller, p["KeyId"])
+    return None
+
+
+def schedule_key_deletion(svc: KmsService, caller: Caller, p: Params) -> Result:
+    window = p.get("PendingWindowInDays")
+    key = svc.schedule_key_deletion(caller, p["KeyId"], window)
+    return {
+        "KeyId": key.arn,
+        "DeletionDate": key.deletion_date,
+        "KeyState": key.state.value,
+        "PendingWindowInDays": 30 if window is None else window,
+    }
+
+
+def cancel_key_deletion(svc: KmsService, caller: Caller, p: Params) -> Result:
+    return {"KeyId": svc.cancel_key_deletion(caller, p["KeyId"]).arn}
+
+
+# ===================================================================== policies
+
+
+def get_key_policy(svc: KmsService, caller: Caller, p: Params) -> Result:
+    policy, name = svc.get_key_policy(caller, p["KeyId"], p.get("PolicyName"))
+    return {"Policy": policy, "PolicyName": name}
+
+
+def list_key_policies(svc: KmsService, caller: Caller, p: Params) -> Result:
+    _decode_marker("ListKeyPolicies", p.get("Marker"))
+    _limit("ListKeyPolicies", p)
+    return {"PolicyNames": svc.list_key_policies(caller, p["KeyId"]), "Truncated": False}
+
+
+def put_key_policy(svc: KmsService, caller: Caller, p: Params) -> Result:
+    svc.put_key_policy(caller, p["KeyId"], p["Policy"], p.get("PolicyName"))
+    return None
+
+
+# ===================================================================== aliases
+
+
+def create_alias(svc: KmsService, caller: Caller, p: Params) -> Result:
+    svc.create_alias(caller, p["AliasName"], p["TargetKeyId"])
+    return None
+
+
+def update_alias(svc: KmsService, caller: Caller, p: Params) -> Result:
+    svc.update_alias(caller, p["AliasName"], p["TargetKeyId"])
+    return None
+
+
+def delete_alias(svc: KmsService, caller: Caller, p: Params) -> Result:
+    svc.delete_alias(caller, p["AliasName"])
+    return None
+
+
+def list_aliases(svc: KmsService, caller: Caller, p: Params) -> Result:
+    page = svc.list_aliases(
+        caller, p.get("KeyId"), _decode_marker("ListAliases", p.get("Marker")), _limit("ListAliases", p)
+    )
+    aliases = [
+        {
+            "AliasName": a.alias_name,
+            "AliasArn": alias_arn(a.region, a.account_id, a.alias_name),
+            "TargetKeyId": a.target_key_id,
+            "CreationDate": a.creation_date,
+            "LastUpdatedDate": a.last_updated_date,
+        }
+        for a in page.items
+    ]
+    return {"Aliases": aliases, **_page_fields("ListAliases", page)}
+
+
+# ===================================================================== tags
+
+
+def tag_resource(svc: KmsService, caller: Caller, p: Params) -> Result:
+    svc.tag_resource(caller, p["KeyId"], _tags(p))
+    return None
+
+
+def untag_resource(svc: KmsService, caller: Caller, p: Params) -> Result:
+    svc.untag_resource(caller, p["KeyId"], p["TagKeys"])
+    return None
+
+
+def list_resource_tags(svc: KmsService, caller: Caller, p: Params) -> Result:
+    after = _decode_marker("ListResourceTags", p.get("Marker"))
+    limit = _limit("ListResourceTags", p)
+    tags = sorted(svc.list_resource_tags(caller, p["KeyId"]).items())
+    if after is not None:
+        tags = [t for t in tags if t[0] > after]
+    page = Page(tags[:limit], tags[limit - 1][0] if len(tags) > limit else None)
+    return {
+        "Tags": [{"TagKey": k, "TagValue": v} for k, v in page.items],
+        **_page_fields("ListResourceTags", page),
+    }
+
+
+# ===================================================================== cryptographic operations
+
+
+def encrypt(svc: KmsService, caller: Caller, p: Params) -> Result:
+    result = svc.encrypt(
+        caller,
+        p["KeyId"],
+        p["Plaintext"],
+        p.get("EncryptionContext"),
+        p.get("EncryptionAlgorithm"),
+        bool(p.get("DryRun")),
+    )
+    return {
+        "CiphertextBlob": result.ciphertext_blob,
+        "KeyId": result.key_arn,
+        "EncryptionAlgorithm": result.encryption_algorithm,
+    }
+
+
+def decrypt(svc: KmsService, caller: Caller, p: Params) -> Result:
+    if p.get("Recipient") is not None:
+        raise UnsupportedOperationException("Recipient attestation is not supported by this Trent server.")
+    if p.get("DryRunModifiers"):
+        raise UnsupportedOperationException("DryRunModifiers are not supported by this Trent server yet.")
+    blob = p.get("CiphertextBlob")
+    if blob is None:
+        raise ValidationException(
+            "1 validation error detected: Value null at 'ciphertextBlob' failed to satisfy constraint: "
+            "Member must not be null"
+        )
+    result = svc.decrypt(
+        caller, blob, p.get("EncryptionContext"), p.get("KeyId"), p.get("EncryptionAlgorithm"), bool(p.get("DryRun"))
+    )
+    return {
+        "KeyId": result.key_arn,
+        "Plaintext": result.plaintext,
+        "EncryptionAlgorithm": result.encryption_algorithm,
+        "KeyMaterialId": result.key_material_id,
+    }
+
+
+def re_encrypt(svc: KmsService, caller: Caller, p: Params) -> Result:
+    if p.get("DryRunModifiers"):
+        raise UnsupportedOperationException("DryRunModifiers are not supported by this Trent server yet.")
+    blob = p.get("CiphertextBlob")
+    if blob is None:
+        raise ValidationException(
+            "1 validation error detected: Value null at 'ciphertextBlob' failed to satisfy constraint: "
+            "Member must not be null"
+        )
+    result = svc.re_encrypt(
+        caller,
+        blob,
+        p.get("SourceEncryptionContext"),
+        p.get("SourceKeyId"),
+        p.get("SourceEncryptionAlgorithm"),
+        p["DestinationKeyId"],
+        p.get("DestinationEncryptionContext"),
+        p.get("DestinationEncryptionAlgorithm"),
+        bool(p.get("DryRun")),
+    )
+    return {
+        "CiphertextBlob": result.ciphertext_blob,
+        "SourceKeyId": result.source_key_arn,
+        "KeyId": result.key_arn,
+        "SourceEncryptionAlgorithm": result.source_encryption_algorithm,
+        "DestinationEncryptionAlgorithm": result.destination_encryption_algorithm,
+        "SourceKeyMaterialId": result.source_key_material_id,
+        "DestinationKeyMaterialId": result.destination_key_material_id,
+    }
+
+
+def _generate_data_key(svc: KmsService, caller: Caller, p: Params, *, with_plaintext: bool) -> dict[str, Any]:
+    if p.get("Recipient") is not None:
+        raise UnsupportedOperationException("Recipient attestation is not supported by this Trent server.")
+    result = svc.generate_data_key(
+        caller,
+        p["KeyId"],
+        p.get("KeySpec"),
+        p.get("NumberOfBytes"),
+        p.get("EncryptionContext"),
+        bool(p.get("DryRun")),
+        with_plaintext=with_plaintext,
+    )
+    out: dict[str, Any] = {
+        "CiphertextBlob": result.ciphertext_blob,
+        "KeyId": result.key_arn,
+        "KeyMaterialId": result.key_material_id,
+    }
+    if with_plaintext:
+        out["Plaintext"] = result.plaintext
+    return out
+
+
+def generate_data_key(svc: KmsService, caller: Caller, p: Params) -> Result:
+    return _generate_data_key(svc, caller, p, with_plaintext=True)
+
+
+def generate_data_key_without_plaintext(svc: KmsService, caller: Caller, p: Params) -> Result:
+    return _generate_data_key(svc, caller, p, with_plaintext=False)
+
+
+def generate_random(svc: KmsService, caller: Caller, p: Params) -> Result:
+    if p.get("Recipient") is not None:
+        raise UnsupportedOperationException("Recipient attestation is not supported by this Trent server.")
+    return {"Plaintext": svc.generate_random(caller, p.get("NumberOfBytes"), p.get("CustomKeyStoreId"))}
+
+
+HANDLERS: dict[str, Handler] = {
+    "CancelKeyDeletion": cancel_key_deletion,
+    "CreateAlias": create_alias,
+    "CreateKey": create_key,
+    "Decrypt": decrypt,
+    "DeleteAlias": delete_alias,
+    "DescribeKey": describe_key,
+    "DisableKey": disable_key,
+    "EnableKey": enable_key,
+    "Encrypt": encrypt,
+    "GenerateDataKey": generate_data_key,
+    "GenerateDataKeyWithoutPlaintext": generate_data_key_without_plaintext,
+    "GenerateRandom": generate_random,
+    "GetKeyPolicy": get_key_policy,
+    "ListAliases": list_aliases,
+    "ListKeyPolicies": list_key_policies,
+    "ListKeys": list_keys,
+    "ListResourceTags": list_resource_tags,
+    "PutKeyPolicy": put_key_policy,
+    "ReEncrypt": re_encrypt,
+    "ScheduleKeyDeletion": schedule_key_deletion,
+    "TagResource": tag_resource,
+    "UntagResource": untag_resource,
+    "UpdateAlias": update_alias,
+    "UpdateKeyDescription": update_key_description,
+}
+
+
+def not_yet_supported(operation: str) -> Handler:
+    def handler(svc: KmsService, caller: Caller, p: Params) -> Result:
+        raise UnsupportedOperationException.not_yet(operation)
+
+    return handler
+
+
+__all__ = ["HANDLERS", "key_arn", "key_metadata", "not_yet_supported"]

@@ -1,0 +1,102 @@
+"""Composition root: settings -> concrete adapters -> services -> the ASGI app."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import orjson
+
+from trent.api.app import ApiConfig, KmsApi
+from trent.clock import SystemClock
+from trent.config import Settings, settings_from_env
+from trent.rot.local_file import LocalFileRootOfTrust
+from trent.services.identity import IdentityService, NewAccessKey
+from trent.services.kms import KmsService
+from trent.storage.sqlite import SqliteStore
+
+log = logging.getLogger("trent")
+PROFILE = "trent"
+
+
+@dataclass
+class Components:
+    settings: Settings
+    store: SqliteStore
+    clock: SystemClock
+    kms: KmsService
+    identities: IdentityService
+
+
+def build(settings: Settings) -> Components:
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    root = LocalFileRootOfTrust.open_or_create(settings.root_key_path)
+    store = SqliteStore(settings.database_path)
+    clock = SystemClock()
+    return Components(settings, store, clock, KmsService(store, root, clock), IdentityService(store, root))
+
+
+def initialize(settings: Settings) -> NewAccessKey | None:
+    """First start: data dir, root key, schema, and an admin access key written as a profile."""
+    components = build(settings)
+    try:
+        admin = components.identities.ensure_admin_access_key(settings.account_id)
+        if admin is not None:
+            _write_private(
+                settings.credentials_path,
+                f"[{PROFILE}]\naws_access_key_id = {admin.access_key_id}\n"
+                f"aws_secret_access_key = {admin.secret_access_key}\n",
+            )
+            _write_private(settings.data_dir / "config", f"[profile {PROFILE}]\nregion = us-east-1\n")
+        return admin
+    finally:
+        components.store.close()
+
+
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
+
+
+def create_app(settings: Settings) -> KmsApi:
+    components = build(settings)
+    kms, clock = components.kms, components.clock
+
+    async def sweep_deletions() -> None:
+        while True:
+            await asyncio.sleep(settings.deletion_sweep_seconds)
+            try:
+                for key in kms.delete_due_keys():
+                    log.info("deleted key %s at the end of its waiting period", key.arn)
+            except Exception:
+                log.exception("deletion sweep failed; retrying at the next interval")
+
+    async def health(_body: bytes) -> tuple[int, bytes]:
+        return 200, orjson.dumps({"status": "ok"})
+
+    async def advance_clock(body: bytes) -> tuple[int, bytes]:
+        # --dev only: lets tests prove deletion windows (and later rotation) without waiting.
+        try:
+            seconds = float(orjson.loads(body or b"{}").get("seconds", 0))
+            clock.advance(timedelta(seconds=seconds))
+        except (ValueError, AttributeError, TypeError, orjson.JSONDecodeError):
+            return 400, orjson.dumps({"__type": "ValidationException", "message": "seconds must be >= 0"})
+        return 200, orjson.dumps({"offsetSeconds": clock.offset.total_seconds(), "now": clock.now().isoformat()})
+
+    routes = {"/_trent/health": health}
+    if settings.dev:
+        routes["/_trent/dev/advance-clock"] = advance_clock
+    config = ApiConfig(
+        dev=settings.dev, account_id=settings.account_id, extra_routes=routes, background=[sweep_deletions]
+    )
+    return KmsApi(config, kms, components.identities)
+
+
+def app_from_env() -> KmsApi:
+    """uvicorn factory for worker processes: settings travel as TRENT_* variables."""
+    return create_app(settings_from_env())

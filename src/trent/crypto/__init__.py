@@ -1,0 +1,1 @@
+"""The only package that imports ``cryptography``: every primitive Trent uses lives here."""

@@ -1,0 +1,30 @@
+"""Who is calling: the authenticated principal and the request's circumstances."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    account_id: str
+    arn: str  # e.g. arn:aws:iam::111122223333:root or ...:user/admin
+    principal_type: str  # Root, IAMUser, AssumedRole (CloudTrail's userIdentity.type)
+    region: str  # from the signature's credential scope: the key space of this request
+    access_key_id: str = ""
+    user_name: str | None = None
+    source_ip: str = ""
+    user_agent: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AccessKey:
+    """An access key as stored: the secret only sealed under the root of trust."""
+
+    access_key_id: str
+    account_id: str
+    principal_arn: str
+    principal_type: str
+    user_name: str | None
+    sealed_secret: bytes
+    status: str = "Active"

@@ -1,0 +1,148 @@
+"""KMS keys: metadata, key states, and which operation works in which state."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from trent.domain.errors import DisabledException, KMSInvalidStateException, TrentError
+
+
+class KeyState(enum.StrEnum):
+    CREATING = "Creating"
+    ENABLED = "Enabled"
+    DISABLED = "Disabled"
+    PENDING_DELETION = "PendingDeletion"
+    PENDING_IMPORT = "PendingImport"
+    PENDING_REPLICA_DELETION = "PendingReplicaDeletion"
+    UNAVAILABLE = "Unavailable"
+    UPDATING = "Updating"
+
+
+SYMMETRIC_DEFAULT = "SYMMETRIC_DEFAULT"
+ENCRYPT_DECRYPT = "ENCRYPT_DECRYPT"
+
+# The deprecated CustomerMasterKeySpec enum lacks the newer specs; DescribeKey omits it for those.
+_LEGACY_SPECS = frozenset(
+    {
+        "RSA_2048", "RSA_3072", "RSA_4096", "ECC_NIST_P256", "ECC_NIST_P384", "ECC_NIST_P521",
+        "ECC_SECG_P256K1", "SYMMETRIC_DEFAULT", "HMAC_224", "HMAC_256", "HMAC_384", "HMAC_512", "SM2",
+    }
+)  # fmt: skip
+
+
+@dataclass(slots=True)
+class Key:
+    """A KMS key's metadata. Its material lives apart, sealed, as ``Material`` records."""
+
+    key_id: str
+    account_id: str
+    region: str
+    arn: str
+    creation_date: datetime
+    description: str
+    key_spec: str
+    key_usage: str
+    origin: str
+    key_manager: str
+    state: KeyState
+    policy: str
+    multi_region: bool = False
+    deletion_date: datetime | None = None
+    current_material_id: str | None = None
+    # The state to restore when a pending deletion is cancelled is always Disabled (AWS), so no
+    # previous state is kept.
+    tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def enabled(self) -> bool:
+        return self.state is KeyState.ENABLED
+
+    @property
+    def customer_master_key_spec(self) -> str | None:
+        return self.key_spec if self.key_spec in _LEGACY_SPECS else None
+
+    @property
+    def is_symmetric_encryption(self) -> bool:
+        return self.key_spec == SYMMETRIC_DEFAULT and self.key_usage == ENCRYPT_DECRYPT
+
+
+@dataclass(frozen=True, slots=True)
+class Material:
+    """One version of a key's material, as stored: sealed under the root of trust."""
+
+    key_id: str
+    material_id: str  # 64 lowercase hex, AWS's KeyMaterialId
+    sealed: bytes
+    created_at: datetime
+
+
+# ----------------------------------------------------------------- operation x state table
+
+_PHRASE = {
+    KeyState.PENDING_DELETION: "pending deletion",
+    KeyState.PENDING_REPLICA_DELETION: "pending deletion",
+    KeyState.PENDING_IMPORT: "pending import",
+    KeyState.UNAVAILABLE: "unavailable",
+    KeyState.CREATING: "creating",
+    KeyState.UPDATING: "updating",
+}
+
+
+class StateRule(enum.Enum):
+    """Groups of the AWS key-state table (spec/kms-api.md section 5.2)."""
+
+    CRYPTO = "crypto"  # Encrypt, Decrypt, GenerateDataKey*, ReEncrypt, Sign, ...
+    ANY = "any"  # DescribeKey, GetKeyPolicy, ListResourceTags, DeleteAlias, ...
+    MANAGE = "manage"  # TagResource, UntagResource, UpdateKeyDescription, CreateAlias target
+    ENABLE_DISABLE = "enable_disable"
+    SCHEDULE_DELETION = "schedule_deletion"
+    CANCEL_DELETION = "cancel_deletion"
+    CREATE_GRANT = "create_grant"
+
+
+_PENDING_DELETION = (KeyState.PENDING_DELETION, KeyState.PENDING_REPLICA_DELETION)
+
+
+def check_state(key: Key, rule: StateRule) -> None:
+    """Raise the AWS error for using ``key`` in its current state under ``rule``."""
+    error = state_error(key, rule)
+    if error is not None:
+        raise error
+
+
+def state_error(key: Key, rule: StateRule) -> TrentError | None:
+    state = key.state
+    if rule is StateRule.ANY:
+        return None
+    if rule is StateRule.CANCEL_DELETION:
+        if state in _PENDING_DELETION:
+            return None
+        return KMSInvalidStateException.in_state(key.arn, "not pending deletion")
+    if state in _PENDING_DELETION:
+        return KMSInvalidStateException.in_state(key.arn, "pending deletion")
+    if rule is StateRule.MANAGE:
+        return None
+    if rule is StateRule.SCHEDULE_DELETION:
+        return _invalid(key) if state is KeyState.UPDATING else None
+    if rule is StateRule.ENABLE_DISABLE:
+        if state in (KeyState.ENABLED, KeyState.DISABLED, KeyState.UNAVAILABLE):
+            return None
+        return _invalid(key)
+    if rule is StateRule.CREATE_GRANT:
+        if state in (KeyState.ENABLED, KeyState.UNAVAILABLE, KeyState.UPDATING):
+            return None
+        if state is KeyState.DISABLED:
+            return DisabledException.disabled(key.arn)
+        return _invalid(key)
+    # CRYPTO
+    if state in (KeyState.ENABLED, KeyState.UPDATING):
+        return None
+    if state is KeyState.DISABLED:
+        return DisabledException.disabled(key.arn)
+    return _invalid(key)
+
+
+def _invalid(key: Key) -> KMSInvalidStateException:
+    return KMSInvalidStateException.in_state(key.arn, _PHRASE.get(key.state, key.state.value))

@@ -1,0 +1,71 @@
+"""In-memory cache of keys, aliases and unsealed material, dropped whenever the store changes.
+
+Every request starts with ``sync()``: one cheap call to the store's change token. A commit by this
+process or any other (another ``--workers`` process, the deletion task) changes the token and the
+whole cache is dropped, so a disabled or deleted key stops working on the next request.
+"""
+
+from __future__ import annotations
+
+from trent.domain.keys import Key, Material
+from trent.services.ports import RootOfTrust, Store
+
+_MAX_ENTRIES = 50_000
+
+
+def material_aad(key_id: str, material_id: str) -> bytes:
+    """Binds sealed material to its key and version: swapped blobs fail to open."""
+    return b"trent:key-material:v1\x00" + key_id.encode() + b"\x00" + material_id.encode()
+
+
+class KeyCache:
+    def __init__(self, store: Store, root: RootOfTrust) -> None:
+        self._store = store
+        self._root = root
+        self._token: int | None = None
+        self._keys: dict[tuple[str, str], Key | None] = {}
+        self._aliases: dict[tuple[str, str, str], str | None] = {}
+        self._materials: dict[str, dict[str, bytes]] = {}
+
+    def sync(self) -> None:
+        token = self._store.change_token()
+        if token != self._token or len(self._keys) > _MAX_ENTRIES:
+            self.clear()
+            self._token = token
+
+    def clear(self) -> None:
+        self._keys.clear()
+        self._aliases.clear()
+        self._materials.clear()
+
+    def key(self, region: str, key_id: str) -> Key | None:
+        cache_key = (region, key_id)
+        try:
+            return self._keys[cache_key]
+        except KeyError:
+            key = self._store.get_key(region, key_id)
+            self._keys[cache_key] = key
+            return key
+
+    def alias_target(self, account_id: str, region: str, alias_name: str) -> str | None:
+        cache_key = (account_id, region, alias_name)
+        try:
+            return self._aliases[cache_key]
+        except KeyError:
+            alias = self._store.get_alias(account_id, region, alias_name)
+            target = None if alias is None else alias.target_key_id
+            self._aliases[cache_key] = target
+            return target
+
+    def material(self, key_id: str, material_id: str) -> bytes | None:
+        """Unsealed material of one version, or None when the key has no such version."""
+        versions = self._materials.get(key_id)
+        if versions is None:
+            versions = {m.material_id: self._unseal(m) for m in self._store.materials(key_id)}
+            self._materials[key_id] = versions
+        return versions.get(material_id)
+
+    def _unseal(self, material: Material) -> bytes:
+        # A blob that does not open raises RootOfTrustError: a storage integrity failure (500),
+        # never a client error.
+        return self._root.unseal(material.sealed, material_aad(material.key_id, material.material_id))

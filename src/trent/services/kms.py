@@ -1,0 +1,579 @@
+"""The KMS use cases: one method per AWS operation, in AWS's order of checks.
+
+Order of checks (spec/kms-api.md 5.2): request validation (done by the api codec) -> key
+resolution (NotFound) -> authorization (AccessDenied) -> key state (Disabled / InvalidState) ->
+key usage, spec and algorithm -> operation-specific checks -> DryRun -> the work.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import timedelta
+
+from trent.crypto.random import random_bytes
+from trent.domain import ciphertext
+from trent.domain.errors import (
+    AlreadyExistsException,
+    CustomKeyStoreNotFoundException,
+    DryRunOperationException,
+    IncorrectKeyException,
+    InvalidCiphertextException,
+    InvalidKeyUsageException,
+    LimitExceededException,
+    MalformedPolicyDocumentException,
+    NotAuthorizedException,
+    NotFoundException,
+    TagException,
+    UnsupportedOperationException,
+    ValidationException,
+)
+from trent.domain.identity import Caller
+from trent.domain.ids import (
+    ALIAS_PREFIX,
+    AWS_ALIAS_PREFIX,
+    alias_arn,
+    key_arn,
+    new_key_id,
+    parse_key_reference,
+)
+from trent.domain.keys import (
+    ENCRYPT_DECRYPT,
+    SYMMETRIC_DEFAULT,
+    Key,
+    KeyState,
+    Material,
+    StateRule,
+    check_state,
+)
+from trent.domain.policy import DEFAULT_POLICY_NAME, default_key_policy
+from trent.services.authorize import authorize
+from trent.services.keycache import KeyCache, material_aad
+from trent.services.ports import Alias, Clock, Page, RootOfTrust, Store
+
+MAX_TAGS = 50
+MAX_ALIASES_PER_KEY = 50
+MIN_PENDING_WINDOW_DAYS = 7
+MAX_PENDING_WINDOW_DAYS = 30
+DEFAULT_PENDING_WINDOW_DAYS = 30
+KEY_POLICY_MAX_BYTES = 32_768
+DATA_KEY_BYTES = {"AES_256": 32, "AES_128": 16}
+SYMMETRIC_MATERIAL_BYTES = 32
+
+
+@dataclass(frozen=True, slots=True)
+class EncryptResult:
+    ciphertext_blob: bytes
+    key_arn: str
+    encryption_algorithm: str
+    key_material_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class DecryptResult:
+    plaintext: bytes
+    key_arn: str
+    encryption_algorithm: str
+    key_material_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class DataKeyResult:
+    plaintext: bytes
+    ciphertext_blob: bytes
+    key_arn: str
+    key_material_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReEncryptResult:
+    ciphertext_blob: bytes
+    source_key_arn: str
+    key_arn: str
+    source_encryption_algorithm: str
+    destination_encryption_algorithm: str
+    source_key_material_id: str
+    destination_key_material_id: str
+
+
+class KmsService:
+    def __init__(self, store: Store, root: RootOfTrust, clock: Clock) -> None:
+        self._store = store
+        self._root = root
+        self._clock = clock
+        self._cache = KeyCache(store, root)
+
+    # ================================================================= resolution
+
+    def begin_request(self) -> None:
+        """Called once per request: drop cached state if anything was committed since."""
+        self._cache.sync()
+
+    def _resolve(self, caller: Caller, reference: str, *, allow_alias: bool) -> Key:
+        ref = parse_key_reference(reference, caller.region, allow_alias=allow_alias)
+        account_id = ref.account_id or caller.account_id
+        if ref.is_alias:
+            key_id = self._cache.alias_target(account_id, caller.region, ref.value)
+            if key_id is None:
+                raise NotFoundException.alias(alias_arn(caller.region, account_id, ref.value))
+        else:
+            key_id = ref.value
+        key = self._cache.key(caller.region, key_id)
+        if key is None or key.account_id != account_id:
+            raise NotFoundException.key(key_arn(caller.region, account_id, key_id))
+        return key
+
+    def _current_material(self, key: Key) -> tuple[str, bytes]:
+        material_id = key.current_material_id
+        material = None if material_id is None else self._cache.material(key.key_id, material_id)
+        if material_id is None or material is None:
+            # Enabled keys always have material; reaching here means storage lost a row.
+            raise InvalidCiphertextException
+        return material_id, material
+
+    # ================================================================= key lifecycle
+
+    def create_key(
+        self,
+        caller: Caller,
+        *,
+        description: str | None,
+        key_usage: str | None,
+        key_spec: str | None,
+        customer_master_key_spec: str | None,
+        origin: str | None,
+        policy: str | None,
+        tags: Sequence[tuple[str, str]],
+        multi_region: bool | None,
+        custom_key_store_id: str | None,
+        xks_key_id: str | None,
+    ) -> Key:
+        authorize(caller, "kms:CreateKey", None)
+        if key_spec is not None and customer_master_key_spec is not None:
+            raise ValidationException(
+                "You cannot specify KeySpec and CustomerMasterKeySpec in the same request. "
+                "CustomerMasterKeySpec is deprecated."
+            )
+        spec = key_spec or customer_master_key_spec or SYMMETRIC_DEFAULT
+        if spec != SYMMETRIC_DEFAULT and key_usage is None:
+            raise ValidationException(
+                "You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys."
+            )
+        usage = key_usage or ENCRYPT_DECRYPT
+        if spec == SYMMETRIC_DEFAULT and usage != ENCRYPT_DECRYPT:
+            raise ValidationException(f"KeyUsage {usage} is not compatible with KeySpec {spec}")
+        if spec != SYMMETRIC_DEFAULT:
+            raise UnsupportedOperationException(f"KeySpec {spec} is not supported by this Trent server yet.")
+        origin = origin or "AWS_KMS"
+        if custom_key_store_id is not None or origin in ("AWS_CLOUDHSM", "EXTERNAL_KEY_STORE"):
+            raise CustomKeyStoreNotFoundException(
+                "Custom key stores are not supported by this Trent server."
+                if custom_key_store_id is not None
+                else f"Origin {origin} requires a CustomKeyStoreId."
+            )
+        if xks_key_id is not None:
+            raise ValidationException("XksKeyId is only valid with Origin EXTERNAL_KEY_STORE.")
+        if origin != "AWS_KMS":
+            raise UnsupportedOperationException(f"Origin {origin} is not supported by this Trent server yet.")
+        if multi_region:
+            raise UnsupportedOperationException("Multi-Region keys are not supported by this Trent server yet.")
+        tag_map = _validated_new_tags({}, tags)
+        policy_text = _validated_policy(policy) if policy is not None else None
+
+        now = self._clock.now()
+        key_id = new_key_id()
+        material = random_bytes(SYMMETRIC_MATERIAL_BYTES)
+        material_id = ciphertext.material_id_for(key_id, material)
+        key = Key(
+            key_id=key_id,
+            account_id=caller.account_id,
+            region=caller.region,
+            arn=key_arn(caller.region, caller.account_id, key_id),
+            creation_date=now,
+            description=description or "",
+            key_spec=spec,
+            key_usage=usage,
+            origin=origin,
+            key_manager="CUSTOMER",
+            state=KeyState.ENABLED,
+            policy=policy_text or default_key_policy(caller.account_id, caller.region),
+            current_material_id=material_id,
+            tags=tag_map,
+        )
+        sealed = self._root.seal(material, material_aad(key_id, material_id))
+        with self._store.transaction():
+            self._store.insert_key(key)
+            self._store.insert_material(Material(key_id, material_id, sealed, now))
+        return key
+
+    def describe_key(self, caller: Caller, key_ref: str) -> Key:
+        key = self._resolve(caller, key_ref, allow_alias=True)
+        authorize(caller, "kms:DescribeKey", key)
+        return key
+
+    def list_keys(self, caller: Caller, after: str | None, limit: int) -> Page[Key]:
+        authorize(caller, "kms:ListKeys", None)
+        return self._store.list_keys(caller.account_id, caller.region, after, limit)
+
+    def update_key_description(self, caller: Caller, key_ref: str, description: str) -> None:
+        key = self._resolve(caller, key_ref, allow_alias=False)
+        authorize(caller, "kms:UpdateKeyDescription", key)
+        check_state(key, StateRule.MANAGE)
+        self._store.update_key(replace(key, description=description))
+
+    def enable_key(self, caller: Caller, key_ref: str) -> None:
+        key = self._resolve(caller, key_ref, allow_alias=False)
+        authorize(caller, "kms:EnableKey", key)
+        check_state(key, StateRule.ENABLE_DISABLE)
+        if key.state is not KeyState.ENABLED:
+            self._store.update_key(replace(key, state=KeyState.ENABLED))
+
+    def disable_key(self, caller: Caller, key_ref: str) -> None:
+        key = self._resolve(caller, key_ref, allow_alias=False)
+        authorize(caller, "kms:DisableKey", key)
+        check_state(key, StateRule.ENABLE_DISABLE)
+        if key.state is not KeyState.DISABLED:
+            self._store.update_key(replace(key, state=KeyState.DISABLED))
+
+    def schedule_key_deletion(self, caller: Caller, key_ref: str, pending_window_days: int | None) -> Key:
+        key = self._resolve(caller, key_ref, allow_alias=False)
+        window = DEFAULT_PENDING_WINDOW_DAYS if pending_window_days is None else pending_window_days
+        if not MIN_PENDING_WINDOW_DAYS <= window <= MAX_PENDING_WINDOW_DAYS:
+            bound = (
+                f"greater than or equal to {MIN_PENDING_WINDOW_DAYS}"
+                if window < MIN_PENDING_WINDOW_DAYS
+                else f"less than or equal to {MAX_PENDING_WINDOW_DAYS}"
+            )
+            raise ValidationException(
+                f"1 validation error detected: Value '{window}' at 'pendingWindowInDays' failed to satisfy "
+                f"constraint: Member must have value {bound}"
+            )
+        authorize(caller, "kms:ScheduleKeyDeletion", key)
+        check_state(key, StateRule.SCHEDULE_DELETION)
+        updated = replace(
+            key,
+            state=KeyState.PENDING_DELETION,
+            deletion_date=self._clock.now() + timedelta(days=window),
+        )
+        self._store.update_key(updated)
+        return updated
+
+    def cancel_key_deletion(self, caller: Caller, key_ref: str) -> Key:
+        key = self._resolve(caller, key_ref, allow_alias=False)
+        authorize(caller, "kms:CancelKeyDeletion", key)
+        check_state(key, StateRule.CANCEL_DELETION)
+        updated = replace(key, state=KeyState.DISABLED, deletion_date=None)
+        self._store.update_key(updated)
+        return updated
+
+    def delete_due_keys(self, batch: int = 100) -> list[Key]:
+        """Background task: really delete keys whose waiting period is over."""
+        deleted: list[Key] = []
+        for key in self._store.keys_due_for_deletion(self._clock.now(), batch):
+            self._store.delete_key(key.region, key.key_id)
+            deleted.append(key)
+        return deleted
+
+    # ================================================================= policies
+
+    def get_key_policy(self, caller: Caller, key_ref: str, policy_name: str | None) -> tuple[str, str]:
+        key = self._resolve(caller, key_ref, allow_alias=False)
+        authorize(caller, "kms:GetKeyPolicy", key)
+        name = policy_name or DEFAULT_POLICY_NAME
+        if name != DEFAULT_POLICY_NAME:
+            raise NotFoundException("No such policy exists")
+        return key.policy, name
+
+    def list_key_policies(self, caller: Caller, key_ref: str) -> list[str]:
+        key = self._resolve(caller, key_ref, allow_alias=False)
+        authorize(caller, "kms:ListKeyPolicies", key)
+        return [DEFAULT_POLICY_NAME]
+
+    def put_key_policy(self, caller: Caller, key_ref: str, policy: str, policy_name: str | None) -> None:
+        key = self._resolve(caller, key_ref, allow_alias=False)
+        authorize(caller, "kms:PutKeyPolicy", key)
+        if (policy_name or DEFAULT_POLICY_NAME) != DEFAULT_POLICY_NAME:
+            raise NotFoundException("No such policy exists")
+        self._store.update_key(replace(key, policy=_validated_policy(policy)))
+
+    # ================================================================= aliases
+
+    def create_alias(self, caller: Caller, alias_name: str, target_ref: str) -> None:
+        _check_alias_name(alias_name)
+        key = self._resolve(caller, target_ref, allow_alias=False)
+        authorize(caller, "kms:CreateAlias", key)
+        check_state(key, StateRule.MANAGE)
+        if self._store.count_aliases(caller.account_id, caller.region, key.key_id) >= MAX_ALIASES_PER_KEY:
+            raise LimitExceededException(
+                f"Too many aliases for key {key.arn}: the limit is {MAX_ALIASES_PER_KEY}."
+            )
+        now = self._clock.now()
+        alias = Alias(caller.account_id, caller.region, alias_name, key.key_id, now, now)
+        if not self._store.insert_alias(alias):
+            raise AlreadyExistsException.alias(alias_arn(caller.region, caller.account_id, alias_name))
+
+    def update_alias(self, caller: Caller, alias_name: str, target_ref: str) -> None:
+        _check_alias_name(alias_name)
+        alias = self._store.get_alias(caller.account_id, caller.region, alias_name)
+        if alias is None:
+            raise NotFoundException.alias(alias_arn(caller.region, caller.account_id, alias_name))
+        new_key = self._resolve(caller, target_ref, allow_alias=False)
+        old_key = self._cache.key(caller.region, alias.target_key_id)
+        authorize(caller, "kms:UpdateAlias", new_key)
+        if old_key is not None:
+            authorize(caller, "kms:UpdateAlias", old_key)
+        check_state(new_key, StateRule.MANAGE)
+        if old_key is not None and (
+            old_key.key_usage != new_key.key_usage or _key_family(old_key) != _key_family(new_key)
+        ):
+            raise ValidationException(
+                f"Alias {alias_name} cannot be changed from a CMK with key usage {old_key.key_usage} to a "
+                f"CMK with key usage {new_key.key_usage}. The key usage of the current CMK and the new CMK "
+                "must be the same."
+            )
+        self._store.update_alias(replace(alias, target_key_id=new_key.key_id, last_updated_date=self._clock.now()))
+
+    def delete_alias(self, caller: Caller, alias_name: str) -> None:
+        if alias_name.startswith(AWS_ALIAS_PREFIX):
+            raise NotAuthorizedException("")
+        if not alias_name.startswith(ALIAS_PREFIX):
+            raise ValidationException(_ALIAS_PREFIX_MESSAGE)
+        alias = self._store.get_alias(caller.account_id, caller.region, alias_name)
+        if alias is None:
+            raise NotFoundException.alias(alias_arn(caller.region, caller.account_id, alias_name))
+        key = self._cache.key(caller.region, alias.target_key_id)
+        if key is not None:
+            authorize(caller, "kms:DeleteAlias", key)
+        self._store.delete_alias(caller.account_id, caller.region, alias_name)
+
+    def list_aliases(self, caller: Caller, key_ref: str | None, after: str | None, limit: int) -> Page[Alias]:
+        authorize(caller, "kms:ListAliases", None)
+        key_id = None
+        if key_ref is not None:
+            key_id = self._resolve(caller, key_ref, allow_alias=False).key_id
+        return self._store.list_aliases(caller.account_id, caller.region, key_id, after, limit)
+
+    # ================================================================= tags
+
+    def tag_resource(self, caller: Caller, key_ref: str, tags: Sequence[tuple[str, str]]) -> None:
+        key = self._resolve(caller, key_ref, allow_alias=False)
+        authorize(caller, "kms:TagResource", key)
+        check_state(key, StateRule.MANAGE)
+        new_tags = _validated_new_tags(key.tags, tags)
+        self._store.put_tags(key.region, key.key_id, {k: v for k, v in new_tags.items() if key.tags.get(k) != v})
+
+    def untag_resource(self, caller: Caller, key_ref: str, tag_keys: Sequence[str]) -> None:
+        key = self._resolve(caller, key_ref, allow_alias=False)
+        authorize(caller, "kms:UntagResource", key)
+        check_state(key, StateRule.MANAGE)
+        if any(_reserved_tag(k) for k in tag_keys):
+            raise TagException("Tags beginning with aws: are reserved")
+        self._store.remove_tags(key.region, key.key_id, tag_keys)
+
+    def list_resource_tags(self, caller: Caller, key_ref: str) -> dict[str, str]:
+        key = self._resolve(caller, key_ref, allow_alias=False)
+        authorize(caller, "kms:ListResourceTags", key)
+        return dict(sorted(key.tags.items()))
+
+    # ================================================================= cryptographic operations
+
+    def _symmetric_key_for(self, caller: Caller, key_ref: str, action: str, operation: str) -> Key:
+        key = self._resolve(caller, key_ref, allow_alias=True)
+        authorize(caller, action, key)
+        check_state(key, StateRule.CRYPTO)
+        if key.key_usage != ENCRYPT_DECRYPT:
+            raise InvalidKeyUsageException.usage(key.arn, key.key_usage, operation)
+        return key
+
+    def encrypt(
+        self,
+        caller: Caller,
+        key_ref: str,
+        plaintext: bytes,
+        context: Mapping[str, str] | None,
+        algorithm: str | None,
+        dry_run: bool,
+    ) -> EncryptResult:
+        key = self._symmetric_key_for(caller, key_ref, "kms:Encrypt", "Encrypt")
+        algorithm = _check_algorithm(key, algorithm)
+        if dry_run:
+            raise DryRunOperationException.would_succeed()
+        material_id, material = self._current_material(key)
+        blob = ciphertext.encrypt(key.key_id, material_id, material, plaintext, context)
+        return EncryptResult(blob, key.arn, algorithm, material_id)
+
+    def _open(
+        self,
+        caller: Caller,
+        blob: bytes,
+        context: Mapping[str, str] | None,
+        key_ref: str | None,
+        algorithm: str | None,
+        action: str,
+        operation: str,
+    ) -> DecryptResult:
+        parsed = ciphertext.parse(blob)
+        if key_ref is not None:
+            named = self._resolve(caller, key_ref, allow_alias=True)
+            if named.key_id != parsed.key_id:
+                raise IncorrectKeyException.mismatch()
+        key = self._cache.key(caller.region, parsed.key_id)
+        if key is None:
+            # Unknown id: tampered, or the key was deleted. Either way the blob is unusable.
+            raise InvalidCiphertextException
+        authorize(caller, action, key)
+        check_state(key, StateRule.CRYPTO)
+        if key.key_usage != ENCRYPT_DECRYPT:
+            raise InvalidKeyUsageException.usage(key.arn, key.key_usage, operation)
+        algorithm = _check_algorithm(key, algorithm)
+        material = self._cache.material(key.key_id, parsed.material_id)
+        if material is None:
+            raise InvalidCiphertextException
+        return DecryptResult(ciphertext.decrypt(parsed, material, context), key.arn, algorithm, parsed.material_id)
+
+    def decrypt(
+        self,
+        caller: Caller,
+        blob: bytes,
+        context: Mapping[str, str] | None,
+        key_ref: str | None,
+        algorithm: str | None,
+        dry_run: bool,
+    ) -> DecryptResult:
+        result = self._open(caller, blob, context, key_ref, algorithm, "kms:Decrypt", "Decrypt")
+        if dry_run:
+            raise DryRunOperationException.would_succeed()
+        return result
+
+    def re_encrypt(
+        self,
+        caller: Caller,
+        blob: bytes,
+        source_context: Mapping[str, str] | None,
+        source_key_ref: str | None,
+        source_algorithm: str | None,
+        destination_key_ref: str,
+        destination_context: Mapping[str, str] | None,
+        destination_algorithm: str | None,
+        dry_run: bool,
+    ) -> ReEncryptResult:
+        opened = self._open(
+            caller, blob, source_context, source_key_ref, source_algorithm, "kms:ReEncryptFrom", "ReEncrypt"
+        )
+        destination = self._symmetric_key_for(caller, destination_key_ref, "kms:ReEncryptTo", "ReEncrypt")
+        destination_algorithm = _check_algorithm(destination, destination_algorithm)
+        if dry_run:
+            raise DryRunOperationException.would_succeed()
+        material_id, material = self._current_material(destination)
+        new_blob = ciphertext.encrypt(destination.key_id, material_id, material, opened.plaintext, destination_context)
+        return ReEncryptResult(
+            ciphertext_blob=new_blob,
+            source_key_arn=opened.key_arn,
+            key_arn=destination.arn,
+            source_encryption_algorithm=opened.encryption_algorithm,
+            destination_encryption_algorithm=destination_algorithm,
+            source_key_material_id=opened.key_material_id,
+            destination_key_material_id=material_id,
+        )
+
+    def generate_data_key(
+        self,
+        caller: Caller,
+        key_ref: str,
+        key_spec: str | None,
+        number_of_bytes: int | None,
+        context: Mapping[str, str] | None,
+        dry_run: bool,
+        *,
+        with_plaintext: bool,
+    ) -> DataKeyResult:
+        operation = "GenerateDataKey" if with_plaintext else "GenerateDataKeyWithoutPlaintext"
+        key = self._symmetric_key_for(caller, key_ref, f"kms:{operation}", operation)
+        if (key_spec is None) == (number_of_bytes is None):
+            raise ValidationException("Please specify either number of bytes or key spec.")
+        if not key.is_symmetric_encryption:
+            raise InvalidKeyUsageException.usage(key.arn, key.key_usage, operation)
+        if dry_run:
+            raise DryRunOperationException.would_succeed()
+        size = DATA_KEY_BYTES[key_spec] if key_spec is not None else number_of_bytes
+        assert size is not None  # exactly one of the two was given, checked above
+        plaintext = random_bytes(size)
+        material_id, material = self._current_material(key)
+        blob = ciphertext.encrypt(key.key_id, material_id, material, plaintext, context)
+        return DataKeyResult(plaintext, blob, key.arn, material_id)
+
+    def generate_random(self, caller: Caller, number_of_bytes: int | None, custom_key_store_id: str | None) -> bytes:
+        authorize(caller, "kms:GenerateRandom", None)
+        if number_of_bytes is None:
+            raise ValidationException("NumberOfBytes is required.")
+        if custom_key_store_id is not None:
+            raise CustomKeyStoreNotFoundException(
+                f"Custom key store {custom_key_store_id} does not exist in this account and Region."
+            )
+        return random_bytes(number_of_bytes)
+
+
+# ===================================================================== helpers
+
+_ALIAS_PREFIX_MESSAGE = (
+    'Alias must start with the prefix "alias/". '
+    "Please see https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html"
+)
+
+
+def _check_alias_name(alias_name: str) -> None:
+    if not alias_name.startswith(ALIAS_PREFIX):
+        raise ValidationException(_ALIAS_PREFIX_MESSAGE)
+    if alias_name.startswith(AWS_ALIAS_PREFIX):
+        raise NotAuthorizedException("")
+    if ":" in alias_name or alias_name == ALIAS_PREFIX:
+        raise ValidationException(f"{alias_name} contains invalid characters for an alias")
+
+
+def _key_family(key: Key) -> str:
+    if key.key_spec == SYMMETRIC_DEFAULT:
+        return "symmetric"
+    if key.key_spec.startswith("HMAC_"):
+        return "hmac"
+    return "asymmetric"
+
+
+def _check_algorithm(key: Key, algorithm: str | None) -> str:
+    chosen = algorithm or SYMMETRIC_DEFAULT
+    if key.key_spec == SYMMETRIC_DEFAULT and chosen != SYMMETRIC_DEFAULT:
+        raise InvalidKeyUsageException(f"Algorithm {chosen} is incompatible with key spec {key.key_spec}.")
+    return chosen
+
+
+def _reserved_tag(tag_key: str) -> bool:
+    return tag_key.lower().startswith("aws:")
+
+
+def _validated_new_tags(existing: Mapping[str, str], tags: Sequence[tuple[str, str]]) -> dict[str, str]:
+    """AWS's TagException rules; returns the tag set after applying ``tags``."""
+    keys = [k for k, _ in tags]
+    if any(_reserved_tag(k) for k in keys):
+        raise TagException("Tags beginning with aws: are reserved")
+    if len(set(keys)) != len(keys):
+        raise TagException("Duplicate tag keys")
+    merged = dict(existing)
+    merged.update(tags)
+    if len(merged) > MAX_TAGS:
+        raise TagException("Too many tags")
+    return merged
+
+
+def _validated_policy(policy: str) -> str:
+    """Structural checks only; statement evaluation arrives with the authorization work."""
+    if len(policy.encode("utf-8")) > KEY_POLICY_MAX_BYTES:
+        raise LimitExceededException(
+            f"Policy document exceeds the maximum size of {KEY_POLICY_MAX_BYTES} bytes."
+        )
+    try:
+        document = json.loads(policy)
+    except ValueError:
+        raise MalformedPolicyDocumentException("The policy document is not valid JSON.") from None
+    if not isinstance(document, dict) or not document.get("Statement"):
+        raise MalformedPolicyDocumentException("The policy document must contain at least one Statement.")
+    return policy

@@ -1,0 +1,1 @@
+"""Schema migrations, one numbered SQL file each, per database engine."""

@@ -1,0 +1,374 @@
+"""The embedded store: one SQLite file in WAL mode with synchronous=FULL (durable on commit)."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from trent.domain.errors import StorageError
+from trent.domain.identity import AccessKey
+from trent.domain.keys import Key, KeyState, Material
+from trent.services.ports import Alias, Page
+
+_KEY_COLUMNS = (
+    "key_id, account_id, region, arn, creation_date, description, key_spec, key_usage, origin, "
+    "key_manager, state, policy, multi_region, deletion_date, current_material_id"
+)
+
+
+def _ts(value: datetime) -> float:
+    return value.timestamp()
+
+
+def _dt(value: float | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, UTC)
+
+
+def _migrations() -> list[tuple[int, str]]:
+    folder = resources.files("trent.storage.migrations").joinpath("sqlite")
+    found = []
+    for entry in folder.iterdir():
+        if entry.name.endswith(".sql"):
+            found.append((int(entry.name.split("_", 1)[0]), entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+class SqliteStore:
+    """Implements ``trent.services.ports.Store``.
+
+    One connection per process, guarded by a lock; uvicorn runs requests on one thread, the
+    lock protects the background tasks. Other processes (``--workers``) see commits through
+    ``PRAGMA data_version``, which ``change_token`` folds in so their caches stay honest.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._lock = threading.RLock()
+        self._depth = 0
+        self._local_commits = 0
+        try:
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.execute("PRAGMA busy_timeout=30000")
+            self._migrate()
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot open the database at {path}") from exc
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # ----------------------------------------------------------------- plumbing
+
+    def _migrate(self) -> None:
+        with self.transaction():
+            current = self._db.execute("PRAGMA user_version").fetchone()[0]
+            for version, script in _migrations():
+                if version > current:
+                    # Comments may hold semicolons; drop them before splitting into statements.
+                    code = "\n".join(line.split("--", 1)[0] for line in script.splitlines())
+                    for statement in code.split(";"):
+                        if statement.strip():
+                            self._db.execute(statement)
+                    self._db.execute(f"PRAGMA user_version = {int(version)}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self._lock:
+            outermost = self._depth == 0
+            if outermost:
+                self._execute("BEGIN IMMEDIATE")
+            self._depth += 1
+            try:
+                yield
+            except BaseException:
+                self._depth -= 1
+                if outermost:
+                    self._db.execute("ROLLBACK")
+                raise
+            self._depth -= 1
+            if outermost:
+                self._execute("COMMIT")
+                self._local_commits += 1
+
+    def _execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        try:
+            return self._db.execute(sql, params)
+        except sqlite3.IntegrityError:
+            raise
+        except sqlite3.Error as exc:
+            raise StorageError("the database rejected an operation") from exc
+
+    def _write(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        with self.transaction():
+            return self._execute(sql, params)
+
+    def change_token(self) -> int:
+        with self._lock:
+            data_version = int(self._execute("PRAGMA data_version").fetchone()[0])
+            return (data_version << 32) | (self._local_commits & 0xFFFFFFFF)
+
+    # ----------------------------------------------------------------- keys
+
+    def _key_from_row(self, row: Sequence[Any]) -> Key:
+        return Key(
+            key_id=row[0],
+            account_id=row[1],
+            region=row[2],
+            arn=row[3],
+            creation_date=datetime.fromtimestamp(row[4], UTC),
+            description=row[5],
+            key_spec=row[6],
+            key_usage=row[7],
+            origin=row[8],
+            key_manager=row[9],
+            state=KeyState(row[10]),
+            policy=row[11],
+            multi_region=bool(row[12]),
+            deletion_date=_dt(row[13]),
+            current_material_id=row[14],
+        )
+
+    def get_key(self, region: str, key_id: str) -> Key | None:
+        with self._lock:
+            row = self._execute(
+                f"SELECT {_KEY_COLUMNS} FROM keys WHERE region = ? AND key_id = ?", (region, key_id)
+            ).fetchone()
+            if row is None:
+                return None
+            key = self._key_from_row(row)
+            key.tags = self.list_tags(region, key_id)
+            return key
+
+    def insert_key(self, key: Key) -> None:
+        with self.transaction():
+            self._execute(
+                f"INSERT INTO keys ({_KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                self._key_params(key),
+            )
+            if key.tags:
+                self.put_tags(key.region, key.key_id, key.tags)
+
+    def update_key(self, key: Key) -> None:
+        """Writes metadata only; tags change through put_tags/remove_tags."""
+        params = self._key_params(key)
+        self._write(
+            "UPDATE keys SET account_id = ?, arn = ?, creation_date = ?, description = ?, key_spec = ?, "
+            "key_usage = ?, origin = ?, key_manager = ?, state = ?, policy = ?, multi_region = ?, "
+            "deletion_date = ?, current_material_id = ? WHERE region = ? AND key_id = ?",
+            (params[1], *params[3:], key.region, key.key_id),
+        )
+
+    @staticmethod
+    def _key_params(key: Key) -> tuple[Any, ...]:
+        return (
+            key.key_id,
+            key.account_id,
+            key.region,
+            key.arn,
+            _ts(key.creation_date),
+            key.description,
+            key.key_spec,
+            key.key_usage,
+            key.origin,
+            key.key_manager,
+            key.state.value,
+            key.policy,
+            int(key.multi_region),
+            None if key.deletion_date is None else _ts(key.deletion_date),
+            key.current_material_id,
+        )
+
+    def delete_key(self, region: str, key_id: str) -> None:
+        """Removes the key with its aliases and tags; material goes when no region holds the id."""
+        with self.transaction():
+            self._execute("DELETE FROM keys WHERE region = ? AND key_id = ?", (region, key_id))
+            self._execute("DELETE FROM aliases WHERE region = ? AND target_key_id = ?", (region, key_id))
+            self._execute("DELETE FROM tags WHERE region = ? AND key_id = ?", (region, key_id))
+            remaining = self._execute("SELECT 1 FROM keys WHERE key_id = ? LIMIT 1", (key_id,)).fetchone()
+            if remaining is None:
+                self._execute("DELETE FROM key_materials WHERE key_id = ?", (key_id,))
+
+    def list_keys(self, account_id: str, region: str, after: str | None, limit: int) -> Page[Key]:
+        start = int(after) if after is not None else -1
+        with self._lock:
+            rows = self._execute(
+                f"SELECT {_KEY_COLUMNS}, seq FROM keys WHERE account_id = ? AND region = ? AND seq > ? "
+                "ORDER BY seq LIMIT ?",
+                (account_id, region, start, limit + 1),
+            ).fetchall()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return Page([self._key_from_row(r) for r in rows], str(rows[-1][15]) if more and rows else None)
+
+    def keys_due_for_deletion(self, now: datetime, limit: int) -> Sequence[Key]:
+        with self._lock:
+            rows = self._execute(
+                f"SELECT {_KEY_COLUMNS} FROM keys WHERE deletion_date IS NOT NULL AND deletion_date <= ? "
+                "AND state = ? LIMIT ?",
+                (_ts(now), KeyState.PENDING_DELETION.value, limit),
+            ).fetchall()
+        return [self._key_from_row(r) for r in rows]
+
+    # ----------------------------------------------------------------- material
+
+    def insert_material(self, material: Material) -> None:
+        self._write(
+            "INSERT INTO key_materials (key_id, material_id, sealed, created_at) VALUES (?, ?, ?, ?)",
+            (material.key_id, material.material_id, material.sealed, _ts(material.created_at)),
+        )
+
+    def materials(self, key_id: str) -> Sequence[Material]:
+        with self._lock:
+            rows = self._execute(
+                "SELECT key_id, material_id, sealed, created_at FROM key_materials WHERE key_id = ? "
+                "ORDER BY created_at",
+                (key_id,),
+            ).fetchall()
+        return [Material(r[0], r[1], bytes(r[2]), datetime.fromtimestamp(r[3], UTC)) for r in rows]
+
+    # ----------------------------------------------------------------- aliases
+
+    @staticmethod
+    def _alias_from_row(row: Sequence[Any]) -> Alias:
+        return Alias(
+            account_id=row[0],
+            region=row[1],
+            alias_name=row[2],
+            target_key_id=row[3],
+            creation_date=datetime.fromtimestamp(row[4], UTC),
+            last_updated_date=datetime.fromtimestamp(row[5], UTC),
+        )
+
+    def insert_alias(self, alias: Alias) -> bool:
+        try:
+            self._write(
+                "INSERT INTO aliases (account_id, region, alias_name, target_key_id, creation_date, "
+                "last_updated_date) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    alias.account_id,
+                    alias.region,
+                    alias.alias_name,
+                    alias.target_key_id,
+                    _ts(alias.creation_date),
+                    _ts(alias.last_updated_date),
+                ),
+            )
+        except sqlite3.IntegrityError:
+            return False
+        return True
+
+    def update_alias(self, alias: Alias) -> None:
+        self._write(
+            "UPDATE aliases SET target_key_id = ?, last_updated_date = ? "
+            "WHERE account_id = ? AND region = ? AND alias_name = ?",
+            (alias.target_key_id, _ts(alias.last_updated_date), alias.account_id, alias.region, alias.alias_name),
+        )
+
+    def delete_alias(self, account_id: str, region: str, alias_name: str) -> None:
+        self._write(
+            "DELETE FROM aliases WHERE account_id = ? AND region = ? AND alias_name = ?",
+            (account_id, region, alias_name),
+        )
+
+    def get_alias(self, account_id: str, region: str, alias_name: str) -> Alias | None:
+        with self._lock:
+            row = self._execute(
+                "SELECT account_id, region, alias_name, target_key_id, creation_date, last_updated_date "
+                "FROM aliases WHERE account_id = ? AND region = ? AND alias_name = ?",
+                (account_id, region, alias_name),
+            ).fetchone()
+        return None if row is None else self._alias_from_row(row)
+
+    def list_aliases(
+        self, account_id: str, region: str, key_id: str | None, after: str | None, limit: int
+    ) -> Page[Alias]:
+        sql = (
+            "SELECT account_id, region, alias_name, target_key_id, creation_date, last_updated_date "
+            "FROM aliases WHERE account_id = ? AND region = ? AND alias_name > ?"
+        )
+        params: list[Any] = [account_id, region, after or ""]
+        if key_id is not None:
+            sql += " AND target_key_id = ?"
+            params.append(key_id)
+        sql += " ORDER BY alias_name LIMIT ?"
+        params.append(limit + 1)
+        with self._lock:
+            rows = self._execute(sql, params).fetchall()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return Page([self._alias_from_row(r) for r in rows], rows[-1][2] if more and rows else None)
+
+    def count_aliases(self, account_id: str, region: str, key_id: str) -> int:
+        with self._lock:
+            row = self._execute(
+                "SELECT COUNT(*) FROM aliases WHERE account_id = ? AND region = ? AND target_key_id = ?",
+                (account_id, region, key_id),
+            ).fetchone()
+        return int(row[0])
+
+    # ----------------------------------------------------------------- tags
+
+    def put_tags(self, region: str, key_id: str, tags: dict[str, str]) -> None:
+        with self.transaction():
+            for tag_key, tag_value in tags.items():
+                self._execute(
+                    "INSERT INTO tags (region, key_id, tag_key, tag_value) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (region, key_id, tag_key) DO UPDATE SET tag_value = excluded.tag_value",
+                    (region, key_id, tag_key, tag_value),
+                )
+
+    def remove_tags(self, region: str, key_id: str, tag_keys: Sequence[str]) -> None:
+        with self.transaction():
+            for tag_key in tag_keys:
+                self._execute(
+                    "DELETE FROM tags WHERE region = ? AND key_id = ? AND tag_key = ?", (region, key_id, tag_key)
+                )
+
+    def list_tags(self, region: str, key_id: str) -> dict[str, str]:
+        with self._lock:
+            rows = self._execute(
+                "SELECT tag_key, tag_value FROM tags WHERE region = ? AND key_id = ? ORDER BY tag_key",
+                (region, key_id),
+            ).fetchall()
+        return {r[0]: r[1] for r in rows}
+
+    # ----------------------------------------------------------------- access keys
+
+    def get_access_key(self, access_key_id: str) -> AccessKey | None:
+        with self._lock:
+            row = self._execute(
+                "SELECT access_key_id, account_id, principal_arn, principal_type, user_name, sealed_secret, "
+                "status FROM access_keys WHERE access_key_id = ?",
+                (access_key_id,),
+            ).fetchone()
+        if row is None:
+            return None
+        return AccessKey(row[0], row[1], row[2], row[3], row[4], bytes(row[5]), row[6])
+
+    def insert_access_key(self, access_key: AccessKey) -> None:
+        self._write(
+            "INSERT INTO access_keys (access_key_id, account_id, principal_arn, principal_type, user_name, "
+            "sealed_secret, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, strftime('%s','now'))",
+            (
+                access_key.access_key_id,
+                access_key.account_id,
+                access_key.principal_arn,
+                access_key.principal_type,
+                access_key.user_name,
+                access_key.sealed_secret,
+                access_key.status,
+            ),
+        )
+
+    def count_access_keys(self) -> int:
+        with self._lock:
+            return int(self._execute("SELECT COUNT(*) FROM access_keys").fetchone()[0])
