@@ -45,8 +45,9 @@ class TrentServer:
         args = [str(BIN / "trent"), "serve", "--port", str(self.port), "--data-dir", str(self.data_dir)]
         if self.dev:
             args.append("--dev")
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=self.env)
+        with self.log_path.open("ab") as log:
+            # The child keeps its own copy of the descriptor; ours can close at once.
+            self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=self.env)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -74,7 +75,10 @@ class TrentServer:
 
     def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         request = urllib.request.Request(
-            self.endpoint + path, data=json.dumps(body).encode(), method="POST", headers={"content-type": "application/json"}
+            self.endpoint + path,
+            data=json.dumps(body).encode(),
+            method="POST",
+            headers={"content-type": "application/json"},
         )
         with urllib.request.urlopen(request, timeout=10) as response:
             return dict(json.loads(response.read()))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import orjson
 
-from trent.api.app import ApiConfig, KmsApi
+from trent.api.app import ApiConfig, KmsApi, Route
 from trent.clock import SystemClock
 from trent.config import Settings, settings_from_env
 from trent.rot.local_file import LocalFileRootOfTrust
@@ -88,7 +88,7 @@ def create_app(settings: Settings) -> KmsApi:
             return 400, orjson.dumps({"__type": "ValidationException", "message": "seconds must be >= 0"})
         return 200, orjson.dumps({"offsetSeconds": clock.offset.total_seconds(), "now": clock.now().isoformat()})
 
-    routes = {"/_trent/health": health}
+    routes: dict[str, Route] = {"/_trent/health": health}
     if settings.dev:
         routes["/_trent/dev/advance-clock"] = advance_clock
     config = ApiConfig(

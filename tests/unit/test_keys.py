@@ -39,9 +39,9 @@ TABLE = {
         S.PENDING_IMPORT: "pending import", S.UNAVAILABLE: "unavailable", S.CREATING: "creating",
         S.UPDATING: OK, S.PENDING_REPLICA_DELETION: "pending deletion",
     },
-    StateRule.ANY: {s: OK for s in S},
+    StateRule.ANY: dict.fromkeys(S, OK),
     StateRule.MANAGE: {
-        **{s: OK for s in S}, S.PENDING_DELETION: "pending deletion", S.PENDING_REPLICA_DELETION: "pending deletion",
+        **dict.fromkeys(S, OK), S.PENDING_DELETION: "pending deletion", S.PENDING_REPLICA_DELETION: "pending deletion",
     },
     StateRule.ENABLE_DISABLE: {
         S.ENABLED: OK, S.DISABLED: OK, S.UNAVAILABLE: OK, S.PENDING_DELETION: "pending deletion",
@@ -49,11 +49,11 @@ TABLE = {
         S.PENDING_REPLICA_DELETION: "pending deletion",
     },
     StateRule.SCHEDULE_DELETION: {
-        **{s: OK for s in S}, S.PENDING_DELETION: "pending deletion", S.PENDING_REPLICA_DELETION: "pending deletion",
+        **dict.fromkeys(S, OK), S.PENDING_DELETION: "pending deletion", S.PENDING_REPLICA_DELETION: "pending deletion",
         S.UPDATING: "updating",
     },
     StateRule.CANCEL_DELETION: {
-        **{s: "not pending deletion" for s in S}, S.PENDING_DELETION: OK, S.PENDING_REPLICA_DELETION: OK,
+        **dict.fromkeys(S, "not pending deletion"), S.PENDING_DELETION: OK, S.PENDING_REPLICA_DELETION: OK,
     },
     StateRule.CREATE_GRANT: {
         S.ENABLED: OK, S.UNAVAILABLE: OK, S.UPDATING: OK, S.DISABLED: DIS, S.PENDING_DELETION: "pending deletion",

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -41,6 +41,7 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
+Route = Callable[[bytes], Awaitable[tuple[int, bytes]]]
 
 MAX_BODY_BYTES = 1024 * 1024
 KMS_TARGET_PREFIX = "TrentService."
@@ -49,7 +50,7 @@ _JSON_CONTENT_TYPE = b"application/x-amz-json-1.1"
 log = logging.getLogger("trent.api")
 
 
-class _BodyTooLarge(Exception):
+class _BodyTooLargeError(Exception):
     pass
 
 
@@ -58,9 +59,9 @@ class ApiConfig:
     dev: bool
     account_id: str
     # Extra routes for operators and tests (health, dev clock): path -> async handler.
-    extra_routes: dict[str, Callable[[bytes], Awaitable[tuple[int, bytes]]]] = field(default_factory=dict)
+    extra_routes: Mapping[str, Route] = field(default_factory=dict)
     # Long-running tasks (the deletion sweeper) started with the server, cancelled at shutdown.
-    background: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    background: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
 
 
 class KmsApi:
@@ -120,10 +121,8 @@ class KmsApi:
         headers = _headers(scope)
         try:
             body = await _read_body(receive, headers)
-        except _BodyTooLarge:
-            raise ValidationException(
-                f"Request body must be no larger than {MAX_BODY_BYTES} bytes."
-            ) from None
+        except _BodyTooLargeError:
+            raise ValidationException(f"Request body must be no larger than {MAX_BODY_BYTES} bytes.") from None
         extra = self._config.extra_routes.get(scope.get("path", ""))
         if extra is not None:
             return await extra(body)
@@ -158,7 +157,15 @@ class KmsApi:
             )
         secret, principal = self._identities.lookup(parsed.access_key_id)
         query = scope.get("query_string", b"").decode("latin-1")
-        sigv4.verify_signature(parsed, secret, scope.get("method", ""), scope.get("raw_path", b"/").decode("latin-1") or "/", query, headers, body)
+        sigv4.verify_signature(
+            parsed,
+            secret,
+            scope.get("method", ""),
+            scope.get("raw_path", b"/").decode("latin-1") or "/",
+            query,
+            headers,
+            body,
+        )
         return Caller(
             account_id=principal.account_id,
             arn=principal.arn,
@@ -184,7 +191,7 @@ def _headers(scope: Scope) -> dict[str, str]:
 async def _read_body(receive: Receive, headers: dict[str, str]) -> bytes:
     declared = headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise _BodyTooLarge
+        raise _BodyTooLargeError
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -194,7 +201,7 @@ async def _read_body(receive: Receive, headers: dict[str, str]) -> bytes:
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > MAX_BODY_BYTES:
-            raise _BodyTooLarge
+            raise _BodyTooLargeError
         chunks.append(chunk)
         if not message.get("more_body", False):
             break

@@ -39,9 +39,10 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def serve(settings: Settings) -> int:
-    import uvicorn  # imported here so admin commands start fast
+    # Imported here so that admin commands (and --help) start fast.
+    import uvicorn  # noqa: PLC0415
 
-    from trent.bootstrap import initialize
+    from trent.bootstrap import initialize  # noqa: PLC0415
 
     admin = initialize(settings)
     endpoint = f"http://{settings.host}:{settings.port}"

@@ -44,9 +44,7 @@ def encode_encryption_context(context: Mapping[str, str] | None) -> bytes:
     """
     if not context:
         return b"\x00\x00\x00\x00"
-    pairs = sorted(
-        (k.encode("utf-8", "surrogatepass"), v.encode("utf-8", "surrogatepass")) for k, v in context.items()
-    )
+    pairs = sorted((k.encode("utf-8", "surrogatepass"), v.encode("utf-8", "surrogatepass")) for k, v in context.items())
     parts = [struct.pack(">I", len(pairs))]
     for k, v in pairs:
         parts.append(struct.pack(">I", len(k)))

@@ -305,9 +305,7 @@ class KmsService:
         authorize(caller, "kms:CreateAlias", key)
         check_state(key, StateRule.MANAGE)
         if self._store.count_aliases(caller.account_id, caller.region, key.key_id) >= MAX_ALIASES_PER_KEY:
-            raise LimitExceededException(
-                f"Too many aliases for key {key.arn}: the limit is {MAX_ALIASES_PER_KEY}."
-            )
+            raise LimitExceededException(f"Too many aliases for key {key.arn}: the limit is {MAX_ALIASES_PER_KEY}.")
         now = self._clock.now()
         alias = Alias(caller.account_id, caller.region, alias_name, key.key_id, now, now)
         if not self._store.insert_alias(alias):
@@ -496,8 +494,7 @@ class KmsService:
             raise InvalidKeyUsageException.usage(key.arn, key.key_usage, operation)
         if dry_run:
             raise DryRunOperationException.would_succeed()
-        size = DATA_KEY_BYTES[key_spec] if key_spec is not None else number_of_bytes
-        assert size is not None  # exactly one of the two was given, checked above
+        size = DATA_KEY_BYTES[key_spec] if key_spec is not None else int(number_of_bytes or 0)
         plaintext = random_bytes(size)
         material_id, material = self._current_material(key)
         blob = ciphertext.encrypt(key.key_id, material_id, material, plaintext, context)
@@ -567,9 +564,7 @@ def _validated_new_tags(existing: Mapping[str, str], tags: Sequence[tuple[str, s
 def _validated_policy(policy: str) -> str:
     """Structural checks only; statement evaluation arrives with the authorization work."""
     if len(policy.encode("utf-8")) > KEY_POLICY_MAX_BYTES:
-        raise LimitExceededException(
-            f"Policy document exceeds the maximum size of {KEY_POLICY_MAX_BYTES} bytes."
-        )
+        raise LimitExceededException(f"Policy document exceeds the maximum size of {KEY_POLICY_MAX_BYTES} bytes.")
     try:
         document = json.loads(policy)
     except ValueError:

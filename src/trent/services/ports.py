@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Generic, Protocol, TypeVar
+from typing import Protocol
 
+from trent.domain.aliases import Alias
 from trent.domain.identity import AccessKey
 from trent.domain.keys import Key, Material
+from trent.domain.paging import Page
+
+__all__ = ["Alias", "Clock", "Page", "RootOfTrust", "Store"]
 
 
 class Clock(Protocol):
@@ -24,26 +27,6 @@ class RootOfTrust(Protocol):
     def unseal(self, sealed: bytes, aad: bytes) -> bytes:
         """Raise ``trent.domain.errors.RootOfTrustError`` when the blob does not open."""
         ...
-
-
-@dataclass(frozen=True, slots=True)
-class Alias:
-    account_id: str
-    region: str
-    alias_name: str
-    target_key_id: str
-    creation_date: datetime
-    last_updated_date: datetime
-
-
-T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class Page(Generic[T]):
-    items: Sequence[T]
-    # The sort position of the last item, when more items follow; the api makes it opaque.
-    next_position: str | None
 
 
 class Store(Protocol):

@@ -11,10 +11,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from trent.domain.aliases import Alias
 from trent.domain.errors import StorageError
 from trent.domain.identity import AccessKey
 from trent.domain.keys import Key, KeyState, Material
-from trent.services.ports import Alias, Page
+from trent.domain.paging import Page
 
 _KEY_COLUMNS = (
     "key_id, account_id, region, arn, creation_date, description, key_spec, key_usage, origin, "
