@@ -1,0 +1,100 @@
+"""What Trent implements of the KMS model, rendered as docs/compatibility.md (`make docs`).
+
+A unit test fails when the model gains an operation or error shape this file does not account
+for, and when docs/compatibility.md is out of date.
+"""
+
+from __future__ import annotations
+
+from trent.api.handlers.kms import HANDLERS
+from trent.api.model import load_model
+from trent.domain import errors
+
+# Operations in the model that answer UnsupportedOperationException for now, and why.
+NOT_YET: dict[str, str] = {
+    "CreateGrant": "grants arrive with the authorization work",
+    "ListGrants": "grants arrive with the authorization work",
+    "ListRetirableGrants": "grants arrive with the authorization work",
+    "RetireGrant": "grants arrive with the authorization work",
+    "RevokeGrant": "grants arrive with the authorization work",
+    "Sign": "asymmetric key specs are not implemented yet",
+    "Verify": "asymmetric key specs are not implemented yet",
+    "GetPublicKey": "asymmetric key specs are not implemented yet",
+    "GenerateMac": "HMAC key specs are not implemented yet",
+    "VerifyMac": "HMAC key specs are not implemented yet",
+    "DeriveSharedSecret": "key-agreement key specs are not implemented yet",
+    "GenerateDataKeyPair": "data key pairs arrive with the asymmetric key specs",
+    "GenerateDataKeyPairWithoutPlaintext": "data key pairs arrive with the asymmetric key specs",
+    "Encapsulate": "ML-KEM key specs are not implemented yet",
+    "Decapsulate": "ML-KEM key specs are not implemented yet",
+    "EnableKeyRotation": "rotation is not implemented yet",
+    "DisableKeyRotation": "rotation is not implemented yet",
+    "GetKeyRotationStatus": "rotation is not implemented yet",
+    "RotateKeyOnDemand": "rotation is not implemented yet",
+    "ListKeyRotations": "rotation is not implemented yet",
+    "GetParametersForImport": "importing key material is not implemented yet",
+    "ImportKeyMaterial": "importing key material is not implemented yet",
+    "DeleteImportedKeyMaterial": "importing key material is not implemented yet",
+    "ReplicateKey": "multi-Region keys are not implemented yet",
+    "UpdatePrimaryRegion": "multi-Region keys are not implemented yet",
+    "GetKeyLastUsage": "key usage tracking is not implemented yet",
+    "CreateCustomKeyStore": "custom key stores (CloudHSM, XKS) are out of scope",
+    "ConnectCustomKeyStore": "custom key stores (CloudHSM, XKS) are out of scope",
+    "DisconnectCustomKeyStore": "custom key stores (CloudHSM, XKS) are out of scope",
+    "DeleteCustomKeyStore": "custom key stores (CloudHSM, XKS) are out of scope",
+    "DescribeCustomKeyStores": "custom key stores (CloudHSM, XKS) are out of scope",
+    "UpdateCustomKeyStore": "custom key stores (CloudHSM, XKS) are out of scope",
+}
+
+# Modeled error shapes Trent does not raise yet, and why.
+ERRORS_NOT_YET: dict[str, str] = {
+    "ConflictException": "raised by RotateKeyOnDemand, not implemented yet",
+    "ExpiredImportTokenException": "key material import is not implemented yet",
+    "IncorrectKeyMaterialException": "key material import is not implemented yet",
+    "InvalidImportTokenException": "key material import is not implemented yet",
+    "KMSInvalidMacException": "HMAC keys are not implemented yet",
+    "KMSInvalidSignatureException": "asymmetric signing keys are not implemented yet",
+}
+# Errors only custom key stores raise: every modeled error with one of these prefixes.
+_KEY_STORE_ERROR_PREFIXES = ("CloudHsmCluster", "CustomKeyStore", "IncorrectTrustAnchor", "Xks")
+
+
+def errors_not_raised() -> dict[str, str | None]:
+    """Modeled error shapes without a class in trent.domain.errors, with why (None: unexplained)."""
+    model = load_model("kms")
+    names = {name for op in model.operation_names for name in model.operation_error_names(op)}
+    missing: dict[str, str | None] = {}
+    for name in sorted(n for n in names if not hasattr(errors, n)):
+        if name in ERRORS_NOT_YET:
+            missing[name] = ERRORS_NOT_YET[name]
+        elif name.startswith(_KEY_STORE_ERROR_PREFIXES):
+            missing[name] = "custom key stores (CloudHSM, XKS) are out of scope"
+        else:
+            missing[name] = None
+    return missing
+
+
+def render() -> str:
+    model = load_model("kms")
+    lines = [
+        "# Compatibility with the AWS KMS API",
+        "",
+        "Generated from the dispatch table by `make docs` (`python -m trent.api.compat`); a test keeps it current.",
+        "Every operation in botocore's KMS model is listed. Operations not implemented yet validate their",
+        "input against the model and then answer `UnsupportedOperationException` (HTTP 400), never a 500.",
+        "",
+        "| Operation | Status | Note |",
+        "|---|---|---|",
+    ]
+    for name in sorted(model.operation_names):
+        if name in HANDLERS:
+            lines.append(f"| {name} | supported | |")
+        else:
+            lines.append(f"| {name} | not yet | {NOT_YET.get(name, 'not implemented yet')} |")
+    lines += ["", "## Modeled errors Trent does not raise yet", "", "| Error | Why |", "|---|---|"]
+    lines += [f"| {name} | {why} |" for name, why in errors_not_raised().items()]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(render(), end="")
