@@ -32,9 +32,12 @@ def free_port() -> int:
 class TrentServer:
     """One `trent serve` subprocess; stdout and stderr go to a log file the tests can grep."""
 
-    def __init__(self, data_dir: Path, *, dev: bool = True, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, *, dev: bool = True, env: dict[str, str] | None = None, flags: bool = True
+    ) -> None:
         self.data_dir = data_dir
         self.dev = dev
+        self.flags = flags  # False: port, data dir and dev mode travel only as TRENT_* variables
         self.port = free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.log_path = data_dir.parent / f"{data_dir.name}-server.log"
@@ -42,9 +45,15 @@ class TrentServer:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> TrentServer:
-        args = [str(BIN / "trent"), "serve", "--port", str(self.port), "--data-dir", str(self.data_dir)]
-        if self.dev:
-            args.append("--dev")
+        args = [str(BIN / "trent"), "serve"]
+        if self.flags:
+            args += ["--port", str(self.port), "--data-dir", str(self.data_dir)]
+            if self.dev:
+                args.append("--dev")
+        else:
+            self.env.update(
+                {"TRENT_PORT": str(self.port), "TRENT_DATA_DIR": str(self.data_dir), "TRENT_DEV": "1" if self.dev else "0"}
+            )
         with self.log_path.open("ab") as log:
             # The child keeps its own copy of the descriptor; ours can close at once.
             self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=self.env)
