@@ -51,9 +51,9 @@ class TrentServer:
             if self.dev:
                 args.append("--dev")
         else:
-            self.env.update(
-                {"TRENT_PORT": str(self.port), "TRENT_DATA_DIR": str(self.data_dir), "TRENT_DEV": "1" if self.dev else "0"}
-            )
+            self.env["TRENT_PORT"] = str(self.port)
+            self.env["TRENT_DATA_DIR"] = str(self.data_dir)
+            self.env["TRENT_DEV"] = "1" if self.dev else "0"
         with self.log_path.open("ab") as log:
             # The child keeps its own copy of the descriptor; ours can close at once.
             self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=self.env)
