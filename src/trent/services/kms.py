@@ -15,6 +15,7 @@ from datetime import timedelta
 from trent.crypto.random import random_bytes
 from trent.domain import ciphertext
 from trent.domain.errors import (
+    AccessDeniedException,
     AlreadyExistsException,
     CustomKeyStoreNotFoundException,
     DryRunOperationException,
@@ -418,7 +419,10 @@ class KmsService:
                 raise IncorrectKeyException.mismatch()
         key = self._cache.key(caller.region, parsed.key_id)
         if key is None:
-            # Unknown id: tampered, or the key was deleted. Either way the blob is unusable.
+            # A key that exists elsewhere or was deleted gets AWS's answer; an id never issued
+            # means the blob was tampered with.
+            if self._store.key_id_known(parsed.key_id):
+                raise AccessDeniedException.ciphertext_key_unusable()
             raise InvalidCiphertextException
         authorize(caller, action, key)
         check_state(key, StateRule.CRYPTO)

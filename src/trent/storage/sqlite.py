@@ -192,11 +192,24 @@ class SqliteStore:
         """Removes the key with its aliases and tags; material goes when no region holds the id."""
         with self.transaction():
             self._execute("DELETE FROM keys WHERE region = ? AND key_id = ?", (region, key_id))
+            self._execute(
+                "INSERT OR IGNORE INTO deleted_keys (key_id, region, deleted_at) VALUES (?, ?, strftime('%s','now'))",
+                (key_id, region),
+            )
             self._execute("DELETE FROM aliases WHERE region = ? AND target_key_id = ?", (region, key_id))
             self._execute("DELETE FROM tags WHERE region = ? AND key_id = ?", (region, key_id))
             remaining = self._execute("SELECT 1 FROM keys WHERE key_id = ? LIMIT 1", (key_id,)).fetchone()
             if remaining is None:
                 self._execute("DELETE FROM key_materials WHERE key_id = ?", (key_id,))
+
+    def key_id_known(self, key_id: str) -> bool:
+        """True when a key with this id exists in any region, or existed and was deleted."""
+        with self._lock:
+            row = self._execute(
+                "SELECT 1 FROM keys WHERE key_id = ? UNION ALL SELECT 1 FROM deleted_keys WHERE key_id = ? LIMIT 1",
+                (key_id, key_id),
+            ).fetchone()
+        return row is not None
 
     def list_keys(self, account_id: str, region: str, after: str | None, limit: int) -> Page[Key]:
         start = int(after) if after is not None else -1
