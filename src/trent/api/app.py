@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -54,6 +55,23 @@ class _BodyTooLargeError(Exception):
     pass
 
 
+class QueryProtocolHandler(Protocol):
+    """Serves AWS query-protocol services (STS, IAM) on the same endpoint: form in, XML out."""
+
+    services: frozenset[str]  # signing names it serves, e.g. {"sts", "iam"}
+
+    def handle(self, service: str, caller: Caller, body: bytes, request_id: str) -> tuple[int, bytes]:
+        """Status and XML body; TrentErrors may propagate and are rendered by ``render_error``."""
+        ...
+
+    def render_error(self, error: TrentError, request_id: str) -> tuple[int, bytes]: ...
+
+
+_CREDENTIAL_SERVICE = re.compile(r"Credential=[^/,\s]*/\d{8}/[^/,\s]*/([^/,\s]+)/aws4_request")
+_JSON = _JSON_CONTENT_TYPE
+_XML = b"text/xml"
+
+
 @dataclass
 class ApiConfig:
     dev: bool
@@ -67,10 +85,17 @@ class ApiConfig:
 class KmsApi:
     """An ASGI application serving the KMS JSON protocol."""
 
-    def __init__(self, config: ApiConfig, kms: KmsService, identities: IdentityService) -> None:
+    def __init__(
+        self,
+        config: ApiConfig,
+        kms: KmsService,
+        identities: IdentityService,
+        query: QueryProtocolHandler | None = None,
+    ) -> None:
         self._config = config
         self._kms = kms
         self._identities = identities
+        self._query = query
         self._codec = ServiceCodec("kms")
         self._handlers: dict[str, Handler] = {
             name: HANDLERS.get(name) or not_yet_supported(name) for name in self._codec.operation_names
@@ -83,19 +108,20 @@ class KmsApi:
         if scope["type"] != "http":
             return
         request_id = str(uuid.uuid4())
+        query_service: list[str] = []  # set once a request is known to be a query-protocol one
         try:
-            status, body = await self._handle(scope, receive, request_id)
+            status, body, content_type = await self._handle(scope, receive, request_id, query_service)
         except TrentError as error:
-            status, body = status_for(error.code), _error_body(error)
+            status, body, content_type = self._render_error(error, request_id, query_service)
         except Exception:
             log.exception("internal error handling request %s", request_id)
-            status, body = 500, _error_body(KMSInternalException.internal())
+            status, body, content_type = self._render_error(KMSInternalException.internal(), request_id, query_service)
         await send(
             {
                 "type": "http.response.start",
                 "status": status,
                 "headers": [
-                    (b"content-type", _JSON_CONTENT_TYPE),
+                    (b"content-type", content_type),
                     (b"content-length", str(len(body)).encode()),
                     (b"x-amzn-requestid", request_id.encode()),
                 ],
@@ -117,15 +143,33 @@ class KmsApi:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
-    async def _handle(self, scope: Scope, receive: Receive, request_id: str) -> tuple[int, bytes]:
+    def _render_error(self, error: TrentError, request_id: str, query_service: list[str]) -> tuple[int, bytes, bytes]:
+        if query_service and self._query is not None:
+            status, body = self._query.render_error(error, request_id)
+            return status, body, _XML
+        return status_for(error.code), _error_body(error), _JSON
+
+    async def _handle(
+        self, scope: Scope, receive: Receive, request_id: str, query_service: list[str]
+    ) -> tuple[int, bytes, bytes]:
         headers = _headers(scope)
+        if self._query is not None and "x-amz-target" not in headers:
+            match = _CREDENTIAL_SERVICE.search(headers.get("authorization", ""))
+            if match is not None and match.group(1) in self._query.services:
+                query_service.append(match.group(1))
         try:
             body = await _read_body(receive, headers)
         except _BodyTooLargeError:
             raise ValidationException(f"Request body must be no larger than {MAX_BODY_BYTES} bytes.") from None
         extra = self._config.extra_routes.get(scope.get("path", ""))
         if extra is not None:
-            return await extra(body)
+            status, payload = await extra(body)
+            return status, payload, _JSON
+
+        if query_service and self._query is not None:
+            caller = self._authenticate(scope, headers, body, query_service[0])
+            status, payload = self._query.handle(query_service[0], caller, body, request_id)
+            return status, payload, _XML
 
         target = headers.get("x-amz-target", "")
         operation = target[len(KMS_TARGET_PREFIX) :] if target.startswith(KMS_TARGET_PREFIX) else ""
@@ -133,14 +177,14 @@ class KmsApi:
         if codec is None or scope.get("method") != "POST":
             raise UnknownOperationException("")
 
-        caller = self._authenticate(scope, headers, body)
+        caller = self._authenticate(scope, headers, body, "kms")
         params = codec.decode(body)
         self._kms.begin_request()
         result = self._handlers[operation](self._kms, caller, params)
-        return 200, codec.encode(result)
+        return 200, codec.encode(result), _JSON
 
-    def _authenticate(self, scope: Scope, headers: dict[str, str], body: bytes) -> Caller:
-        parsed = sigv4.parse_authorization(headers, datetime.now(UTC), "kms")
+    def _authenticate(self, scope: Scope, headers: dict[str, str], body: bytes, service: str) -> Caller:
+        parsed = sigv4.parse_authorization(headers, datetime.now(UTC), service)
         client = scope.get("client")
         source_ip = client[0] if client else ""
         user_agent = headers.get("user-agent", "")
@@ -155,7 +199,7 @@ class KmsApi:
                 source_ip=source_ip,
                 user_agent=user_agent,
             )
-        secret, principal = self._identities.lookup(parsed.access_key_id)
+        secret, principal = self._identities.lookup(parsed.access_key_id, parsed.session_token)
         query = scope.get("query_string", b"").decode("latin-1")
         sigv4.verify_signature(
             parsed,
@@ -175,6 +219,10 @@ class KmsApi:
             user_name=principal.user_name,
             source_ip=source_ip,
             user_agent=user_agent,
+            principal_id=principal.principal_id,
+            role_arn=principal.role_arn,
+            session_name=principal.session_name,
+            session_issued=principal.session_issued,
         )
 
 

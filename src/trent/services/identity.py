@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
+from datetime import datetime
 
 from trent.crypto.random import random_bytes
 from trent.domain.errors import UnrecognizedClientException
@@ -29,8 +30,12 @@ class NewAccessKey:
 class Principal:
     account_id: str
     arn: str
-    principal_type: str
+    principal_type: str  # Root, IAMUser, AssumedRole
     user_name: str | None
+    principal_id: str = ""
+    role_arn: str | None = None
+    session_name: str | None = None
+    session_issued: datetime | None = None
 
 
 def _new_access_key_id() -> str:
@@ -66,8 +71,13 @@ class IdentityService:
             return None
         return self.create_access_key(account_id, account_root_arn(account_id), "Root", None)
 
-    def lookup(self, access_key_id: str) -> tuple[str, Principal]:
-        """(secret, principal) for a known, active access key; else UnrecognizedClientException."""
+    def lookup(self, access_key_id: str, session_token: str | None = None) -> tuple[str, Principal]:
+        """(secret, principal) for a known, active access key; else UnrecognizedClientException.
+
+        Temporary credentials (with a session token) are not issued yet, so a token never matches.
+        """
+        if session_token is not None:
+            raise UnrecognizedClientException.invalid_token()
         cached = self._secrets.get(access_key_id)
         if cached is not None:
             return cached

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import sqlite3
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
 from trent.domain.aliases import Alias
-from trent.domain.errors import StorageError
 from trent.domain.identity import AccessKey
 from trent.domain.keys import Key, KeyState, Material
 from trent.domain.paging import Page
+from trent.storage.sqlite_base import SqliteBase
+from trent.storage.sqlite_base import dt as _dt
+from trent.storage.sqlite_base import ts as _ts
 
 _KEY_COLUMNS = (
     "key_id, account_id, region, arn, creation_date, description, key_spec, key_usage, origin, "
@@ -23,99 +21,8 @@ _KEY_COLUMNS = (
 )
 
 
-def _ts(value: datetime) -> float:
-    return value.timestamp()
-
-
-def _dt(value: float | None) -> datetime | None:
-    return None if value is None else datetime.fromtimestamp(value, UTC)
-
-
-def _migrations() -> list[tuple[int, str]]:
-    folder = resources.files("trent.storage.migrations").joinpath("sqlite")
-    found = []
-    for entry in folder.iterdir():
-        if entry.name.endswith(".sql"):
-            found.append((int(entry.name.split("_", 1)[0]), entry.read_text(encoding="utf-8")))
-    return sorted(found)
-
-
-class SqliteStore:
-    """Implements ``trent.services.ports.Store``.
-
-    One connection per process, guarded by a lock; uvicorn runs requests on one thread, the
-    lock protects the background tasks. Other processes (``--workers``) see commits through
-    ``PRAGMA data_version``, which ``change_token`` folds in so their caches stay honest.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self._path = path
-        self._lock = threading.RLock()
-        self._depth = 0
-        self._local_commits = 0
-        try:
-            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.execute("PRAGMA foreign_keys=ON")
-            self._db.execute("PRAGMA busy_timeout=30000")
-            self._migrate()
-        except sqlite3.Error as exc:
-            raise StorageError(f"cannot open the database at {path}") from exc
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-    # ----------------------------------------------------------------- plumbing
-
-    def _migrate(self) -> None:
-        with self.transaction():
-            current = self._db.execute("PRAGMA user_version").fetchone()[0]
-            for version, script in _migrations():
-                if version > current:
-                    # Comments may hold semicolons; drop them before splitting into statements.
-                    code = "\n".join(line.split("--", 1)[0] for line in script.splitlines())
-                    for statement in code.split(";"):
-                        if statement.strip():
-                            self._db.execute(statement)
-                    self._db.execute(f"PRAGMA user_version = {int(version)}")
-
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        with self._lock:
-            outermost = self._depth == 0
-            if outermost:
-                self._execute("BEGIN IMMEDIATE")
-            self._depth += 1
-            try:
-                yield
-            except BaseException:
-                self._depth -= 1
-                if outermost:
-                    self._db.execute("ROLLBACK")
-                raise
-            self._depth -= 1
-            if outermost:
-                self._execute("COMMIT")
-                self._local_commits += 1
-
-    def _execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
-        try:
-            return self._db.execute(sql, params)
-        except sqlite3.IntegrityError:
-            raise
-        except sqlite3.Error as exc:
-            raise StorageError("the database rejected an operation") from exc
-
-    def _write(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
-        with self.transaction():
-            return self._execute(sql, params)
-
-    def change_token(self) -> int:
-        with self._lock:
-            data_version = int(self._execute("PRAGMA data_version").fetchone()[0])
-            return (data_version << 32) | (self._local_commits & 0xFFFFFFFF)
+class SqliteStore(SqliteBase):
+    """Implements ``trent.services.ports.Store`` (keys, material, aliases, tags, access keys)."""
 
     # ----------------------------------------------------------------- keys
 
