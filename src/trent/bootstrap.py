@@ -12,9 +12,11 @@ from pathlib import Path
 import orjson
 
 from trent.api.app import ApiConfig, KmsApi, Route
+from trent.api.query import QueryHandler
 from trent.clock import SystemClock
 from trent.config import Settings, settings_from_env
 from trent.rot.local_file import LocalFileRootOfTrust
+from trent.services.iam import IamService
 from trent.services.identity import IdentityService, NewAccessKey
 from trent.services.kms import KmsService
 from trent.storage.sqlite import SqliteStore
@@ -30,6 +32,7 @@ class Components:
     clock: SystemClock
     kms: KmsService
     identities: IdentityService
+    iam: IamService
 
 
 def build(settings: Settings) -> Components:
@@ -37,7 +40,9 @@ def build(settings: Settings) -> Components:
     root = LocalFileRootOfTrust.open_or_create(settings.root_key_path)
     store = SqliteStore(settings.database_path)
     clock = SystemClock()
-    return Components(settings, store, clock, KmsService(store, root, clock), IdentityService(store, root))
+    identities = IdentityService(store, root, clock)
+    iam = IamService(store, identities, clock)
+    return Components(settings, store, clock, KmsService(store, root, clock), identities, iam)
 
 
 def initialize(settings: Settings) -> NewAccessKey | None:
@@ -94,7 +99,7 @@ def create_app(settings: Settings) -> KmsApi:
     config = ApiConfig(
         dev=settings.dev, account_id=settings.account_id, extra_routes=routes, background=[sweep_deletions]
     )
-    return KmsApi(config, kms, components.identities)
+    return KmsApi(config, kms, components.identities, query=QueryHandler(components.iam))
 
 
 def app_from_env() -> KmsApi:

@@ -33,6 +33,7 @@ from trent.domain.errors import (
     UnknownOperationException,
     ValidationException,
 )
+from trent.domain.grants import grant_id_from_token
 from trent.domain.identity import Caller
 from trent.domain.ids import account_root_arn
 from trent.services.identity import IdentityService
@@ -179,6 +180,8 @@ class KmsApi:
 
         caller = self._authenticate(scope, headers, body, "kms")
         params = codec.decode(body)
+        for token in params.get("GrantTokens") or ():
+            grant_id_from_token(token)  # InvalidGrantTokenException for a malformed token
         self._kms.begin_request()
         result = self._handlers[operation](self._kms, caller, params)
         return 200, codec.encode(result), _JSON

@@ -86,6 +86,20 @@ class AccessDeniedException(TrentError):
         )
 
     @classmethod
+    def explicit_deny(cls, principal_arn: str, action: str, resource: str) -> AccessDeniedException:
+        return cls(
+            f"User: {principal_arn} is not authorized to perform: {action} on resource: "
+            f"{resource} with an explicit deny in a resource-based policy"
+        )
+
+    @classmethod
+    def explicit_deny_identity(cls, principal_arn: str, action: str, resource: str) -> AccessDeniedException:
+        return cls(
+            f"User: {principal_arn} is not authorized to perform: {action} on resource: "
+            f"{resource} with an explicit deny in an identity-based policy"
+        )
+
+    @classmethod
     def ciphertext_key_unusable(cls) -> AccessDeniedException:
         return cls(
             "The ciphertext refers to a customer master key that does not exist, does not exist "

@@ -20,6 +20,10 @@ class Caller:
     role_arn: str | None = None  # the role behind an assumed-role session
     session_name: str | None = None
     session_issued: datetime | None = None  # aws:TokenIssueTime for temporary credentials
+    request_time: datetime | None = None  # aws:CurrentTime
+    secure_transport: bool = False  # aws:SecureTransport: the request came over TLS
+    # The caller's identity (IAM) policy documents: inline policies of its user or role.
+    identity_policies: tuple[str, ...] = ()
 
     @property
     def is_root(self) -> bool:

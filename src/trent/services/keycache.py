@@ -7,6 +7,7 @@ whole cache is dropped, so a disabled or deleted key stops working on the next r
 
 from __future__ import annotations
 
+from trent.domain.grants import Grant
 from trent.domain.keys import Key, Material
 from trent.services.ports import RootOfTrust, Store
 
@@ -26,6 +27,8 @@ class KeyCache:
         self._keys: dict[tuple[str, str], Key | None] = {}
         self._aliases: dict[tuple[str, str, str], str | None] = {}
         self._materials: dict[str, dict[str, bytes]] = {}
+        self._grants: dict[tuple[str, str], tuple[Grant, ...]] = {}
+        self._alias_names: dict[tuple[str, str, str], tuple[str, ...]] = {}
 
     def sync(self) -> None:
         token = self._store.change_token()
@@ -37,6 +40,8 @@ class KeyCache:
         self._keys.clear()
         self._aliases.clear()
         self._materials.clear()
+        self._grants.clear()
+        self._alias_names.clear()
 
     def key(self, region: str, key_id: str) -> Key | None:
         cache_key = (region, key_id)
@@ -56,6 +61,24 @@ class KeyCache:
             target = None if alias is None else alias.target_key_id
             self._aliases[cache_key] = target
             return target
+
+    def alias_names(self, account_id: str, region: str, key_id: str) -> tuple[str, ...]:
+        """The aliases of a key (kms:ResourceAliases); AWS caps them at 50 per key."""
+        cache_key = (account_id, region, key_id)
+        found = self._alias_names.get(cache_key)
+        if found is None:
+            page = self._store.list_aliases(account_id, region, key_id, None, 100)
+            found = tuple(a.alias_name for a in page.items)
+            self._alias_names[cache_key] = found
+        return found
+
+    def grants(self, region: str, key_id: str) -> tuple[Grant, ...]:
+        cache_key = (region, key_id)
+        found = self._grants.get(cache_key)
+        if found is None:
+            found = tuple(self._store.grants_of_key(region, key_id))
+            self._grants[cache_key] = found
+        return found
 
     def material(self, key_id: str, material_id: str) -> bytes | None:
         """Unsealed material of one version, or None when the key has no such version."""

@@ -14,6 +14,8 @@ from trent.domain.paging import Page
 from trent.storage.sqlite_base import SqliteBase
 from trent.storage.sqlite_base import dt as _dt
 from trent.storage.sqlite_base import ts as _ts
+from trent.storage.sqlite_grants import SqliteGrantsMixin
+from trent.storage.sqlite_iam import SqliteIamMixin
 
 _KEY_COLUMNS = (
     "key_id, account_id, region, arn, creation_date, description, key_spec, key_usage, origin, "
@@ -21,7 +23,7 @@ _KEY_COLUMNS = (
 )
 
 
-class SqliteStore(SqliteBase):
+class SqliteStore(SqliteIamMixin, SqliteGrantsMixin, SqliteBase):
     """Implements ``trent.services.ports.Store`` (keys, material, aliases, tags, access keys)."""
 
     # ----------------------------------------------------------------- keys
@@ -105,6 +107,7 @@ class SqliteStore(SqliteBase):
             )
             self._execute("DELETE FROM aliases WHERE region = ? AND target_key_id = ?", (region, key_id))
             self._execute("DELETE FROM tags WHERE region = ? AND key_id = ?", (region, key_id))
+            self._execute("DELETE FROM grants WHERE region = ? AND key_id = ?", (region, key_id))
             remaining = self._execute("SELECT 1 FROM keys WHERE key_id = ? LIMIT 1", (key_id,)).fetchone()
             if remaining is None:
                 self._execute("DELETE FROM key_materials WHERE key_id = ?", (key_id,))
