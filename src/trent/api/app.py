@@ -158,6 +158,10 @@ class KmsApi:
             match = _CREDENTIAL_SERVICE.search(headers.get("authorization", ""))
             if match is not None and match.group(1) in self._query.services:
                 query_service.append(match.group(1))
+            elif headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+                # A form body without a usable signature is still a query-protocol request: answer in
+                # XML (the authentication error follows). STS is the service clients expect there.
+                query_service.append("sts")
         try:
             body = await _read_body(receive, headers)
         except _BodyTooLargeError:
@@ -226,6 +230,9 @@ class KmsApi:
             role_arn=principal.role_arn,
             session_name=principal.session_name,
             session_issued=principal.session_issued,
+            identity_policies=principal.identity_policies,
+            request_time=datetime.now(UTC),
+            secure_transport=scope.get("scheme") == "https",
         )
 
 

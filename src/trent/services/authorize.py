@@ -17,9 +17,12 @@ from trent.domain.keys import Key
 
 
 class TrustingRole(Protocol):
-    arn: str
-    account_id: str
-    assume_role_policy_document: str
+    @property
+    def arn(self) -> str: ...
+    @property
+    def account_id(self) -> str: ...
+    @property
+    def assume_role_policy_document(self) -> str: ...
 
 
 def authorize(caller: Caller, action: str, key: Key | None) -> None:
