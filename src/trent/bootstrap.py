@@ -19,6 +19,7 @@ from trent.rot.local_file import LocalFileRootOfTrust
 from trent.services.iam import IamService
 from trent.services.identity import IdentityService, NewAccessKey
 from trent.services.kms import KmsService
+from trent.services.principals import PrincipalDirectory
 from trent.storage.sqlite import SqliteStore
 
 log = logging.getLogger("trent")
@@ -42,7 +43,8 @@ def build(settings: Settings) -> Components:
     clock = SystemClock()
     identities = IdentityService(store, root, clock)
     iam = IamService(store, identities, clock)
-    return Components(settings, store, clock, KmsService(store, root, clock), identities, iam)
+    kms = KmsService(store, root, clock, principal_exists=PrincipalDirectory(store).principal_exists)
+    return Components(settings, store, clock, kms, identities, iam)
 
 
 def initialize(settings: Settings) -> NewAccessKey | None:

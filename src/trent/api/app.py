@@ -182,15 +182,18 @@ class KmsApi:
         if codec is None or scope.get("method") != "POST":
             raise UnknownOperationException("")
 
-        caller = self._authenticate(scope, headers, body, "kms")
+        change_token = self._kms.change_token()
+        caller = self._authenticate(scope, headers, body, "kms", change_token)
         params = codec.decode(body)
         for token in params.get("GrantTokens") or ():
             grant_id_from_token(token)  # InvalidGrantTokenException for a malformed token
-        self._kms.begin_request()
+        self._kms.begin_request(change_token)
         result = self._handlers[operation](self._kms, caller, params)
         return 200, codec.encode(result), _JSON
 
-    def _authenticate(self, scope: Scope, headers: dict[str, str], body: bytes, service: str) -> Caller:
+    def _authenticate(
+        self, scope: Scope, headers: dict[str, str], body: bytes, service: str, change_token: int | None = None
+    ) -> Caller:
         parsed = sigv4.parse_authorization(headers, datetime.now(UTC), service)
         client = scope.get("client")
         source_ip = client[0] if client else ""
@@ -206,7 +209,7 @@ class KmsApi:
                 source_ip=source_ip,
                 user_agent=user_agent,
             )
-        secret, principal = self._identities.lookup(parsed.access_key_id, parsed.session_token)
+        secret, principal = self._identities.lookup(parsed.access_key_id, parsed.session_token, change_token)
         query = scope.get("query_string", b"").decode("latin-1")
         sigv4.verify_signature(
             parsed,

@@ -12,11 +12,6 @@ from trent.domain import errors
 
 # Operations in the model that answer UnsupportedOperationException for now, and why.
 NOT_YET: dict[str, str] = {
-    "CreateGrant": "grants arrive with the authorization work",
-    "ListGrants": "grants arrive with the authorization work",
-    "ListRetirableGrants": "grants arrive with the authorization work",
-    "RetireGrant": "grants arrive with the authorization work",
-    "RevokeGrant": "grants arrive with the authorization work",
     "Sign": "asymmetric key specs are not implemented yet",
     "Verify": "asymmetric key specs are not implemented yet",
     "GetPublicKey": "asymmetric key specs are not implemented yet",

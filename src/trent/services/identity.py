@@ -239,14 +239,17 @@ class IdentityService:
         with self._lock:
             self._cache.pop(access_key_id, None)
 
-    def lookup(self, access_key_id: str, session_token: str | None = None) -> tuple[str, Principal]:
+    def lookup(
+        self, access_key_id: str, session_token: str | None = None, change_token: int | None = None
+    ) -> tuple[str, Principal]:
         """(secret, principal) for a known, active credential.
 
         UnrecognizedClientException for an unknown key, a wrong or missing session token, or a
         token sent with a long-term key; ExpiredTokenException for an expired session (only once
-        the token has been shown to be right).
+        the token has been shown to be right). ``change_token``: the store's token if the caller
+        has just read it (saves a second read per request).
         """
-        self._sync()
+        self._sync(change_token)
         with self._lock:
             entry = self._cache.get(access_key_id)
             if entry is not None:
@@ -267,8 +270,8 @@ class IdentityService:
             raise ExpiredTokenException.expired()
         return entry.secret, entry.principal
 
-    def _sync(self) -> None:
-        token = self._store.change_token()
+    def _sync(self, change_token: int | None = None) -> None:
+        token = self._store.change_token() if change_token is None else change_token
         if token == self._token:
             return
         generation = self._store.iam_generation()

@@ -30,8 +30,8 @@ class KeyCache:
         self._grants: dict[tuple[str, str], tuple[Grant, ...]] = {}
         self._alias_names: dict[tuple[str, str, str], tuple[str, ...]] = {}
 
-    def sync(self) -> None:
-        token = self._store.change_token()
+    def sync(self, change_token: int | None = None) -> None:
+        token = self._store.change_token() if change_token is None else change_token
         if token != self._token or len(self._keys) > _MAX_ENTRIES:
             self.clear()
             self._token = token

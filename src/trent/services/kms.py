@@ -7,8 +7,7 @@ key usage, spec and algorithm -> operation-specific checks -> DryRun -> the work
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
@@ -48,8 +47,9 @@ from trent.domain.keys import (
     StateRule,
     check_state,
 )
-from trent.domain.policy import DEFAULT_POLICY_NAME, default_key_policy
-from trent.services.authorize import authorize
+from trent.domain.policy import DEFAULT_POLICY_NAME, CompiledPolicy, default_key_policy
+from trent.services.authorize import authorize, authorize_identity_action, principal_of
+from trent.services.grants import GrantOperations
 from trent.services.keycache import KeyCache, material_aad
 from trent.services.ports import Alias, Clock, Page, RootOfTrust, Store
 
@@ -98,20 +98,32 @@ class ReEncryptResult:
     destination_key_material_id: str
 
 
-class KmsService:
-    def __init__(self, store: Store, root: RootOfTrust, clock: Clock) -> None:
+class KmsService(GrantOperations):
+    def __init__(
+        self,
+        store: Store,
+        root: RootOfTrust,
+        clock: Clock,
+        principal_exists: Callable[[str], bool] | None = None,
+    ) -> None:
         self._store = store
         self._root = root
         self._clock = clock
         self._cache = KeyCache(store, root)
+        # Key policies may name only principals that exist (AWS checks); IAM wiring supplies this.
+        self._principal_exists = principal_exists or (lambda _arn: True)
 
     # ================================================================= resolution
 
-    def begin_request(self) -> None:
+    def begin_request(self, change_token: int | None = None) -> None:
         """Called once per request: drop cached state if anything was committed since."""
-        self._cache.sync()
+        self._cache.sync(change_token)
 
-    def _resolve(self, caller: Caller, reference: str, *, allow_alias: bool) -> Key:
+    def change_token(self) -> int:
+        """The store's change token; read once per request and shared by the caches."""
+        return self._store.change_token()
+
+    def resolve(self, caller: Caller, reference: str, *, allow_alias: bool) -> Key:
         ref = parse_key_reference(reference, caller.region, allow_alias=allow_alias)
         account_id = ref.account_id or caller.account_id
         if ref.is_alias:
@@ -124,6 +136,26 @@ class KmsService:
         if key is None or key.account_id != account_id:
             raise NotFoundException.key(key_arn(caller.region, account_id, key_id))
         return key
+
+    def authorize_key(
+        self,
+        caller: Caller,
+        action: str,
+        key: Key,
+        *,
+        context: Mapping[str, str] | None = None,
+        facts: dict[str, str | Sequence[str] | None] | None = None,
+    ) -> None:
+        all_facts = facts or {}
+        aliases = self._cache.alias_names(key.account_id, key.region, key.key_id)
+        all_facts["kms:resourcealiases"] = list(aliases)
+        authorize(
+            caller, action, key, grants=self._cache.grants(key.region, key.key_id), context=context, facts=all_facts
+        )
+
+    def _resolve_for_use(self, caller: Caller, reference: str) -> tuple[Key, str | None]:
+        """Like _resolve, also returning the alias name the caller used (kms:RequestAlias)."""
+        return self.resolve(caller, reference, allow_alias=True), _alias_in(reference)
 
     def _current_material(self, key: Key) -> tuple[str, bytes]:
         material_id = key.current_material_id
@@ -149,8 +181,8 @@ class KmsService:
         multi_region: bool | None,
         custom_key_store_id: str | None,
         xks_key_id: str | None,
+        bypass_policy_lockout_safety_check: bool | None = None,
     ) -> Key:
-        authorize(caller, "kms:CreateKey", None)
         if key_spec is not None and customer_master_key_spec is not None:
             raise ValidationException(
                 "You cannot specify KeySpec and CustomerMasterKeySpec in the same request. "
@@ -179,8 +211,23 @@ class KmsService:
             raise UnsupportedOperationException(f"Origin {origin} is not supported by this Trent server yet.")
         if multi_region:
             raise UnsupportedOperationException("Multi-Region keys are not supported by this Trent server yet.")
+        create_facts: dict[str, str | Sequence[str] | None] = {
+            "kms:keyspec": spec,
+            "kms:customermasterkeyspec": spec,
+            "kms:keyusage": usage,
+            "kms:customermasterkeyusage": usage,
+            "kms:keyorigin": origin,
+            "kms:multiregion": "true" if multi_region else "false",
+            "kms:bypasspolicylockoutsafetycheck": "true" if bypass_policy_lockout_safety_check else "false",
+            **_tag_facts(tags),
+        }
+        authorize(caller, "kms:CreateKey", None, facts=create_facts)
+        if tags:
+            authorize(caller, "kms:TagResource", None, facts=create_facts)
         tag_map = _validated_new_tags({}, tags)
-        policy_text = _validated_policy(policy) if policy is not None else None
+        policy_text = None
+        if policy is not None:
+            policy_text = self._checked_policy(caller, policy, bypass=bool(bypass_policy_lockout_safety_check))
 
         now = self._clock.now()
         key_id = new_key_id()
@@ -209,8 +256,8 @@ class KmsService:
         return key
 
     def describe_key(self, caller: Caller, key_ref: str) -> Key:
-        key = self._resolve(caller, key_ref, allow_alias=True)
-        authorize(caller, "kms:DescribeKey", key)
+        key = self.resolve(caller, key_ref, allow_alias=True)
+        self.authorize_key(caller, "kms:DescribeKey", key)
         return key
 
     def list_keys(self, caller: Caller, after: str | None, limit: int) -> Page[Key]:
@@ -218,27 +265,27 @@ class KmsService:
         return self._store.list_keys(caller.account_id, caller.region, after, limit)
 
     def update_key_description(self, caller: Caller, key_ref: str, description: str) -> None:
-        key = self._resolve(caller, key_ref, allow_alias=False)
-        authorize(caller, "kms:UpdateKeyDescription", key)
+        key = self.resolve(caller, key_ref, allow_alias=False)
+        self.authorize_key(caller, "kms:UpdateKeyDescription", key)
         check_state(key, StateRule.MANAGE)
         self._store.update_key(replace(key, description=description))
 
     def enable_key(self, caller: Caller, key_ref: str) -> None:
-        key = self._resolve(caller, key_ref, allow_alias=False)
-        authorize(caller, "kms:EnableKey", key)
+        key = self.resolve(caller, key_ref, allow_alias=False)
+        self.authorize_key(caller, "kms:EnableKey", key)
         check_state(key, StateRule.ENABLE_DISABLE)
         if key.state is not KeyState.ENABLED:
             self._store.update_key(replace(key, state=KeyState.ENABLED))
 
     def disable_key(self, caller: Caller, key_ref: str) -> None:
-        key = self._resolve(caller, key_ref, allow_alias=False)
-        authorize(caller, "kms:DisableKey", key)
+        key = self.resolve(caller, key_ref, allow_alias=False)
+        self.authorize_key(caller, "kms:DisableKey", key)
         check_state(key, StateRule.ENABLE_DISABLE)
         if key.state is not KeyState.DISABLED:
             self._store.update_key(replace(key, state=KeyState.DISABLED))
 
     def schedule_key_deletion(self, caller: Caller, key_ref: str, pending_window_days: int | None) -> Key:
-        key = self._resolve(caller, key_ref, allow_alias=False)
+        key = self.resolve(caller, key_ref, allow_alias=False)
         window = DEFAULT_PENDING_WINDOW_DAYS if pending_window_days is None else pending_window_days
         if not MIN_PENDING_WINDOW_DAYS <= window <= MAX_PENDING_WINDOW_DAYS:
             bound = (
@@ -250,7 +297,9 @@ class KmsService:
                 f"1 validation error detected: Value '{window}' at 'pendingWindowInDays' failed to satisfy "
                 f"constraint: Member must have value {bound}"
             )
-        authorize(caller, "kms:ScheduleKeyDeletion", key)
+        self.authorize_key(
+            caller, "kms:ScheduleKeyDeletion", key, facts={"kms:schedulekeydeletionpendingwindowindays": str(window)}
+        )
         check_state(key, StateRule.SCHEDULE_DELETION)
         updated = replace(
             key,
@@ -261,8 +310,8 @@ class KmsService:
         return updated
 
     def cancel_key_deletion(self, caller: Caller, key_ref: str) -> Key:
-        key = self._resolve(caller, key_ref, allow_alias=False)
-        authorize(caller, "kms:CancelKeyDeletion", key)
+        key = self.resolve(caller, key_ref, allow_alias=False)
+        self.authorize_key(caller, "kms:CancelKeyDeletion", key)
         check_state(key, StateRule.CANCEL_DELETION)
         updated = replace(key, state=KeyState.DISABLED, deletion_date=None)
         self._store.update_key(updated)
@@ -279,31 +328,61 @@ class KmsService:
     # ================================================================= policies
 
     def get_key_policy(self, caller: Caller, key_ref: str, policy_name: str | None) -> tuple[str, str]:
-        key = self._resolve(caller, key_ref, allow_alias=False)
-        authorize(caller, "kms:GetKeyPolicy", key)
+        key = self.resolve(caller, key_ref, allow_alias=False)
+        self.authorize_key(caller, "kms:GetKeyPolicy", key)
         name = policy_name or DEFAULT_POLICY_NAME
         if name != DEFAULT_POLICY_NAME:
             raise NotFoundException("No such policy exists")
         return key.policy, name
 
     def list_key_policies(self, caller: Caller, key_ref: str) -> list[str]:
-        key = self._resolve(caller, key_ref, allow_alias=False)
-        authorize(caller, "kms:ListKeyPolicies", key)
+        key = self.resolve(caller, key_ref, allow_alias=False)
+        self.authorize_key(caller, "kms:ListKeyPolicies", key)
         return [DEFAULT_POLICY_NAME]
 
-    def put_key_policy(self, caller: Caller, key_ref: str, policy: str, policy_name: str | None) -> None:
-        key = self._resolve(caller, key_ref, allow_alias=False)
-        authorize(caller, "kms:PutKeyPolicy", key)
+    def put_key_policy(
+        self,
+        caller: Caller,
+        key_ref: str,
+        policy: str,
+        policy_name: str | None,
+        bypass_policy_lockout_safety_check: bool | None = None,
+    ) -> None:
+        key = self.resolve(caller, key_ref, allow_alias=False)
+        bypass = bool(bypass_policy_lockout_safety_check)
+        self.authorize_key(
+            caller, "kms:PutKeyPolicy", key, facts={"kms:bypasspolicylockoutsafetycheck": "true" if bypass else "false"}
+        )
         if (policy_name or DEFAULT_POLICY_NAME) != DEFAULT_POLICY_NAME:
             raise NotFoundException("No such policy exists")
-        self._store.update_key(replace(key, policy=_validated_policy(policy)))
+        self._store.update_key(replace(key, policy=self._checked_policy(caller, policy, bypass=bypass)))
+
+    def _checked_policy(self, caller: Caller, policy: str, *, bypass: bool) -> str:
+        """Validate a key policy and run AWS's lockout safety check unless bypassed."""
+        compiled = CompiledPolicy.parse(policy, kind="key", principal_exists=self._principal_exists)
+        if bypass:
+            return policy
+
+        def identity_allows() -> bool:
+            try:
+                authorize_identity_action(caller, "kms:PutKeyPolicy", "*")
+            except AccessDeniedException:
+                return False
+            return True
+
+        if not compiled.allows_put_key_policy_for(principal_of(caller), identity_allows):
+            raise MalformedPolicyDocumentException(
+                "The new key policy will not allow you to update the key policy in the future."
+            )
+        return policy
 
     # ================================================================= aliases
 
     def create_alias(self, caller: Caller, alias_name: str, target_ref: str) -> None:
         _check_alias_name(alias_name)
-        key = self._resolve(caller, target_ref, allow_alias=False)
-        authorize(caller, "kms:CreateAlias", key)
+        key = self.resolve(caller, target_ref, allow_alias=False)
+        authorize_identity_action(caller, "kms:CreateAlias", alias_arn(caller.region, caller.account_id, alias_name))
+        self.authorize_key(caller, "kms:CreateAlias", key)
         check_state(key, StateRule.MANAGE)
         if self._store.count_aliases(caller.account_id, caller.region, key.key_id) >= MAX_ALIASES_PER_KEY:
             raise LimitExceededException(f"Too many aliases for key {key.arn}: the limit is {MAX_ALIASES_PER_KEY}.")
@@ -317,11 +396,12 @@ class KmsService:
         alias = self._store.get_alias(caller.account_id, caller.region, alias_name)
         if alias is None:
             raise NotFoundException.alias(alias_arn(caller.region, caller.account_id, alias_name))
-        new_key = self._resolve(caller, target_ref, allow_alias=False)
+        new_key = self.resolve(caller, target_ref, allow_alias=False)
         old_key = self._cache.key(caller.region, alias.target_key_id)
-        authorize(caller, "kms:UpdateAlias", new_key)
+        authorize_identity_action(caller, "kms:UpdateAlias", alias_arn(caller.region, caller.account_id, alias_name))
+        self.authorize_key(caller, "kms:UpdateAlias", new_key)
         if old_key is not None:
-            authorize(caller, "kms:UpdateAlias", old_key)
+            self.authorize_key(caller, "kms:UpdateAlias", old_key)
         check_state(new_key, StateRule.MANAGE)
         if old_key is not None and (
             old_key.key_usage != new_key.key_usage or _key_family(old_key) != _key_family(new_key)
@@ -343,43 +423,54 @@ class KmsService:
             raise NotFoundException.alias(alias_arn(caller.region, caller.account_id, alias_name))
         key = self._cache.key(caller.region, alias.target_key_id)
         if key is not None:
-            authorize(caller, "kms:DeleteAlias", key)
+            self.authorize_key(caller, "kms:DeleteAlias", key)
+        authorize_identity_action(caller, "kms:DeleteAlias", alias_arn(caller.region, caller.account_id, alias_name))
         self._store.delete_alias(caller.account_id, caller.region, alias_name)
 
     def list_aliases(self, caller: Caller, key_ref: str | None, after: str | None, limit: int) -> Page[Alias]:
         authorize(caller, "kms:ListAliases", None)
         key_id = None
         if key_ref is not None:
-            key_id = self._resolve(caller, key_ref, allow_alias=False).key_id
+            key_id = self.resolve(caller, key_ref, allow_alias=False).key_id
         return self._store.list_aliases(caller.account_id, caller.region, key_id, after, limit)
 
     # ================================================================= tags
 
     def tag_resource(self, caller: Caller, key_ref: str, tags: Sequence[tuple[str, str]]) -> None:
-        key = self._resolve(caller, key_ref, allow_alias=False)
-        authorize(caller, "kms:TagResource", key)
+        key = self.resolve(caller, key_ref, allow_alias=False)
+        self.authorize_key(caller, "kms:TagResource", key, facts=_tag_facts(tags))
         check_state(key, StateRule.MANAGE)
         new_tags = _validated_new_tags(key.tags, tags)
         self._store.put_tags(key.region, key.key_id, {k: v for k, v in new_tags.items() if key.tags.get(k) != v})
 
     def untag_resource(self, caller: Caller, key_ref: str, tag_keys: Sequence[str]) -> None:
-        key = self._resolve(caller, key_ref, allow_alias=False)
-        authorize(caller, "kms:UntagResource", key)
+        key = self.resolve(caller, key_ref, allow_alias=False)
+        self.authorize_key(caller, "kms:UntagResource", key, facts={"aws:tagkeys": list(tag_keys)})
         check_state(key, StateRule.MANAGE)
         if any(_reserved_tag(k) for k in tag_keys):
             raise TagException("Tags beginning with aws: are reserved")
         self._store.remove_tags(key.region, key.key_id, tag_keys)
 
     def list_resource_tags(self, caller: Caller, key_ref: str) -> dict[str, str]:
-        key = self._resolve(caller, key_ref, allow_alias=False)
-        authorize(caller, "kms:ListResourceTags", key)
+        key = self.resolve(caller, key_ref, allow_alias=False)
+        self.authorize_key(caller, "kms:ListResourceTags", key)
         return dict(sorted(key.tags.items()))
 
     # ================================================================= cryptographic operations
 
-    def _symmetric_key_for(self, caller: Caller, key_ref: str, action: str, operation: str) -> Key:
-        key = self._resolve(caller, key_ref, allow_alias=True)
-        authorize(caller, action, key)
+    def _symmetric_key_for(
+        self,
+        caller: Caller,
+        key_ref: str,
+        action: str,
+        operation: str,
+        context: Mapping[str, str] | None,
+        algorithm: str | None = None,
+    ) -> Key:
+        key, alias = self._resolve_for_use(caller, key_ref)
+        facts: dict[str, str | Sequence[str] | None] = {"kms:requestalias": alias}
+        facts["kms:encryptionalgorithm"] = algorithm or SYMMETRIC_DEFAULT
+        self.authorize_key(caller, action, key, context=context, facts=facts)
         check_state(key, StateRule.CRYPTO)
         if key.key_usage != ENCRYPT_DECRYPT:
             raise InvalidKeyUsageException.usage(key.arn, key.key_usage, operation)
@@ -394,7 +485,7 @@ class KmsService:
         algorithm: str | None,
         dry_run: bool,
     ) -> EncryptResult:
-        key = self._symmetric_key_for(caller, key_ref, "kms:Encrypt", "Encrypt")
+        key = self._symmetric_key_for(caller, key_ref, "kms:Encrypt", "Encrypt", context, algorithm)
         algorithm = _check_algorithm(key, algorithm)
         if dry_run:
             raise DryRunOperationException.would_succeed()
@@ -414,7 +505,7 @@ class KmsService:
     ) -> DecryptResult:
         parsed = ciphertext.parse(blob)
         if key_ref is not None:
-            named = self._resolve(caller, key_ref, allow_alias=True)
+            named = self.resolve(caller, key_ref, allow_alias=True)
             if named.key_id != parsed.key_id:
                 raise IncorrectKeyException.mismatch()
         key = self._cache.key(caller.region, parsed.key_id)
@@ -424,7 +515,10 @@ class KmsService:
             if self._store.key_id_known(parsed.key_id):
                 raise AccessDeniedException.ciphertext_key_unusable()
             raise InvalidCiphertextException
-        authorize(caller, action, key)
+        facts: dict[str, str | Sequence[str] | None] = {"kms:encryptionalgorithm": algorithm or SYMMETRIC_DEFAULT}
+        if key_ref is not None:
+            facts["kms:requestalias"] = _alias_in(key_ref)
+        self.authorize_key(caller, action, key, context=context, facts=facts)
         check_state(key, StateRule.CRYPTO)
         if key.key_usage != ENCRYPT_DECRYPT:
             raise InvalidKeyUsageException.usage(key.arn, key.key_usage, operation)
@@ -463,7 +557,9 @@ class KmsService:
         opened = self._open(
             caller, blob, source_context, source_key_ref, source_algorithm, "kms:ReEncryptFrom", "ReEncrypt"
         )
-        destination = self._symmetric_key_for(caller, destination_key_ref, "kms:ReEncryptTo", "ReEncrypt")
+        destination = self._symmetric_key_for(
+            caller, destination_key_ref, "kms:ReEncryptTo", "ReEncrypt", destination_context, destination_algorithm
+        )
         destination_algorithm = _check_algorithm(destination, destination_algorithm)
         if dry_run:
             raise DryRunOperationException.would_succeed()
@@ -491,7 +587,7 @@ class KmsService:
         with_plaintext: bool,
     ) -> DataKeyResult:
         operation = "GenerateDataKey" if with_plaintext else "GenerateDataKeyWithoutPlaintext"
-        key = self._symmetric_key_for(caller, key_ref, f"kms:{operation}", operation)
+        key = self._symmetric_key_for(caller, key_ref, f"kms:{operation}", operation, context)
         if (key_spec is None) == (number_of_bytes is None):
             raise ValidationException("Please specify either number of bytes or key spec.")
         if not key.is_symmetric_encryption:
@@ -565,14 +661,16 @@ def _validated_new_tags(existing: Mapping[str, str], tags: Sequence[tuple[str, s
     return merged
 
 
-def _validated_policy(policy: str) -> str:
-    """Structural checks only; statement evaluation arrives with the authorization work."""
-    if len(policy.encode("utf-8")) > KEY_POLICY_MAX_BYTES:
-        raise LimitExceededException(f"Policy document exceeds the maximum size of {KEY_POLICY_MAX_BYTES} bytes.")
-    try:
-        document = json.loads(policy)
-    except ValueError:
-        raise MalformedPolicyDocumentException("The policy document is not valid JSON.") from None
-    if not isinstance(document, dict) or not document.get("Statement"):
-        raise MalformedPolicyDocumentException("The policy document must contain at least one Statement.")
-    return policy
+def _alias_in(reference: str) -> str | None:
+    if reference.startswith(ALIAS_PREFIX):
+        return reference
+    if reference.startswith("arn:") and ":alias/" in reference:
+        return ALIAS_PREFIX + reference.split(":alias/", 1)[1]
+    return None
+
+
+def _tag_facts(tags: Sequence[tuple[str, str]]) -> dict[str, str | Sequence[str] | None]:
+    """aws:RequestTag/<k> and aws:TagKeys for requests that set tags."""
+    facts: dict[str, str | Sequence[str] | None] = {f"aws:requesttag/{k.lower()}": v for k, v in tags}
+    facts["aws:tagkeys"] = [k for k, _ in tags]
+    return facts

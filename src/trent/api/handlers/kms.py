@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from trent.domain.errors import InvalidMarkerException, UnsupportedOperationException, ValidationException
+from trent.domain.grants import Grant
 from trent.domain.identity import Caller
 from trent.domain.ids import alias_arn, key_arn
 from trent.domain.keys import Key
@@ -24,6 +25,8 @@ Handler = Callable[[KmsService, Caller, Params], Result]
 
 # AWS's documented Limit ranges; the model allows 1..1000 for all of them.
 _LIST_LIMITS = {
+    "ListGrants": (50, 100),
+    "ListRetirableGrants": (50, 100),
     "ListKeys": (100, 1000),
     "ListAliases": (50, 100),
     "ListResourceTags": (50, 50),
@@ -115,6 +118,7 @@ def create_key(svc: KmsService, caller: Caller, p: Params) -> Result:
         multi_region=p.get("MultiRegion"),
         custom_key_store_id=p.get("CustomKeyStoreId"),
         xks_key_id=p.get("XksKeyId"),
+        bypass_policy_lockout_safety_check=p.get("BypassPolicyLockoutSafetyCheck"),
     )
     return {"KeyMetadata": key_metadata(key)}
 
@@ -174,7 +178,7 @@ def list_key_policies(svc: KmsService, caller: Caller, p: Params) -> Result:
 
 
 def put_key_policy(svc: KmsService, caller: Caller, p: Params) -> Result:
-    svc.put_key_policy(caller, p["KeyId"], p["Policy"], p.get("PolicyName"))
+    svc.put_key_policy(caller, p["KeyId"], p["Policy"], p.get("PolicyName"), p.get("BypassPolicyLockoutSafetyCheck"))
     return None
 
 
@@ -347,7 +351,102 @@ def generate_random(svc: KmsService, caller: Caller, p: Params) -> Result:
     return {"Plaintext": svc.generate_random(caller, p.get("NumberOfBytes"), p.get("CustomKeyStoreId"))}
 
 
+# ===================================================================== grants
+
+
+def _principal_pair(p: Params, user_member: str, service_member: str, required: bool) -> str | None:
+    user, service = p.get(user_member), p.get(service_member)
+    if user is not None and service is not None:
+        raise ValidationException(f"Specify either {user_member} or {service_member}, not both.")
+    if required and user is None and service is None:
+        raise ValidationException(
+            f"1 validation error detected: Value null at '{user_member[0].lower()}{user_member[1:]}' failed to "
+            "satisfy constraint: Member must not be null"
+        )
+    value: str | None = user if user is not None else service
+    return value
+
+
+def _grant_entry(grant: Grant) -> dict[str, Any]:
+    constraints: dict[str, Any] = {}
+    if grant.encryption_context_equals is not None:
+        constraints["EncryptionContextEquals"] = dict(grant.encryption_context_equals)
+    if grant.encryption_context_subset is not None:
+        constraints["EncryptionContextSubset"] = dict(grant.encryption_context_subset)
+    entry: dict[str, Any] = {
+        "KeyId": key_arn(grant.region, grant.key_account_id, grant.key_id),
+        "GrantId": grant.grant_id,
+        "Name": grant.name,
+        "CreationDate": grant.creation_date,
+        "IssuingAccount": grant.issuing_account,
+        "Operations": list(grant.operations),
+        "Constraints": constraints or None,
+    }
+    for field_name, value in (("Grantee", grant.grantee_principal), ("Retiring", grant.retiring_principal)):
+        if value is not None:
+            suffix = "ServicePrincipal" if value.endswith(".amazonaws.com") else "Principal"
+            entry[f"{field_name}{suffix}"] = value
+    return entry
+
+
+def create_grant(svc: KmsService, caller: Caller, p: Params) -> Result:
+    grantee = _principal_pair(p, "GranteePrincipal", "GranteeServicePrincipal", required=True)
+    retiring = _principal_pair(p, "RetiringPrincipal", "RetiringServicePrincipal", required=False)
+    constraints = p.get("Constraints") or None
+    if constraints is not None and constraints.get("SourceArn") is not None:
+        raise UnsupportedOperationException("The SourceArn grant constraint is not supported by this Trent server.")
+    created = svc.create_grant(
+        caller,
+        p["KeyId"],
+        grantee or "",
+        p["Operations"],
+        retiring,
+        constraints,
+        p.get("Name"),
+        bool(p.get("DryRun")),
+    )
+    return {"GrantToken": created.grant_token, "GrantId": created.grant_id}
+
+
+def list_grants(svc: KmsService, caller: Caller, p: Params) -> Result:
+    page = svc.list_grants(
+        caller,
+        p["KeyId"],
+        p.get("GrantId"),
+        p.get("GranteePrincipal") or p.get("GranteeServicePrincipal"),
+        _decode_marker("ListGrants", p.get("Marker")),
+        _limit("ListGrants", p),
+    )
+    return {"Grants": [_grant_entry(g) for g in page.items], **_page_fields("ListGrants", page)}
+
+
+def list_retirable_grants(svc: KmsService, caller: Caller, p: Params) -> Result:
+    retiring = _principal_pair(p, "RetiringPrincipal", "RetiringServicePrincipal", required=True)
+    page = svc.list_retirable_grants(
+        caller,
+        retiring or "",
+        _decode_marker("ListRetirableGrants", p.get("Marker")),
+        _limit("ListRetirableGrants", p),
+    )
+    return {"Grants": [_grant_entry(g) for g in page.items], **_page_fields("ListRetirableGrants", page)}
+
+
+def retire_grant(svc: KmsService, caller: Caller, p: Params) -> Result:
+    svc.retire_grant(caller, p.get("GrantToken"), p.get("KeyId"), p.get("GrantId"), bool(p.get("DryRun")))
+    return None
+
+
+def revoke_grant(svc: KmsService, caller: Caller, p: Params) -> Result:
+    svc.revoke_grant(caller, p["KeyId"], p["GrantId"], bool(p.get("DryRun")))
+    return None
+
+
 HANDLERS: dict[str, Handler] = {
+    "CreateGrant": create_grant,
+    "ListGrants": list_grants,
+    "ListRetirableGrants": list_retirable_grants,
+    "RetireGrant": retire_grant,
+    "RevokeGrant": revoke_grant,
     "CancelKeyDeletion": cancel_key_deletion,
     "CreateAlias": create_alias,
     "CreateKey": create_key,

@@ -1,4 +1,4 @@
-"""Key policy documents. Evaluation comes with the authorization work; here, the default policy."""
+"""The key policy CreateKey attaches when the caller gives none, and the name every key policy has."""
 
 from __future__ import annotations
 
