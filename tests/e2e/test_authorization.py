@@ -307,3 +307,27 @@ def test_session_with_role_policy(secure: TrentServer) -> None:
     session_kms.encrypt(KeyId=key_id, Plaintext=b"r")
     message = denied(session_kms.schedule_key_deletion, KeyId=key_id)
     assert f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/encryptor/s1" in message
+
+
+def test_identity_policies_are_validated_by_the_engine_when_stored(secure: TrentServer) -> None:
+    iam = secure.client("iam", **admin(secure))
+    iam.create_user(UserName="validated")
+    bad = identity("Deny", "kms:Decrypt", Condition={"StringEqualsMaybe": {"aws:username": "x"}})
+    with pytest.raises(ClientError) as info:
+        iam.put_user_policy(UserName="validated", PolicyName="p", PolicyDocument=bad)
+    assert info.value.response["Error"]["Code"] == "MalformedPolicyDocument"
+
+
+def test_lockout_check_counts_statements_scoped_to_the_key(secure: TrentServer) -> None:
+    kms_admin = secure.client("kms", **admin(secure))
+    key = kms_admin.create_key()["KeyMetadata"]
+    scoped = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"AWS": ROOT}, "Action": "kms:*", "Resource": key["Arn"]},
+            ],
+        }
+    )
+    kms_admin.put_key_policy(KeyId=key["KeyId"], PolicyName="default", Policy=scoped)
+    assert kms_admin.get_key_policy(KeyId=key["KeyId"], PolicyName="default")["Policy"] == scoped

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from trent.domain.errors import MalformedPolicyDocumentException
 from trent.domain.iam_errors import MalformedPolicyDocument
+from trent.domain.policy import CompiledPolicy
 
 DEFAULT_PATH = "/"
 DEFAULT_MAX_SESSION_DURATION = 3600  # seconds; CreateRole's default and AssumeRole's default duration
@@ -177,6 +179,12 @@ def check_policy_document(document: str, *, trust: bool) -> None:
         raise MalformedPolicyDocument.syntax()
     for statement in statements:
         _check_statement(statement, trust=trust)
+    # Then everything the engine checks (operators, condition values, principal shapes), so a
+    # stored policy always compiles and none of its Denies can be lost at evaluation time.
+    try:
+        CompiledPolicy.parse(document, kind="trust" if trust else "identity")
+    except MalformedPolicyDocumentException as exc:
+        raise MalformedPolicyDocument(exc.message) from None
 
 
 def _check_statement(statement: Any, *, trust: bool) -> None:

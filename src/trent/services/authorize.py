@@ -96,7 +96,8 @@ def _identity_decision(caller: Caller, ctx: RequestContext) -> Decision:
         try:
             decision = compile_cached(text, "identity").evaluate_identity(ctx)
         except MalformedPolicyDocumentException:
-            continue  # an unparseable stored policy grants nothing
+            denied = True  # fail closed: a stored policy that no longer compiles denies
+            continue
         if decision is Decision.DENY:
             denied = True
         elif decision is Decision.ALLOW:

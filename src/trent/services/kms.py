@@ -225,12 +225,17 @@ class KmsService(GrantOperations):
         if tags:
             authorize(caller, "kms:TagResource", None, facts=create_facts)
         tag_map = _validated_new_tags({}, tags)
+        key_id = new_key_id()
         policy_text = None
         if policy is not None:
-            policy_text = self._checked_policy(caller, policy, bypass=bool(bypass_policy_lockout_safety_check))
+            policy_text = self._checked_policy(
+                caller,
+                policy,
+                key_arn(caller.region, caller.account_id, key_id),
+                bypass=bool(bypass_policy_lockout_safety_check),
+            )
 
         now = self._clock.now()
-        key_id = new_key_id()
         material = random_bytes(SYMMETRIC_MATERIAL_BYTES)
         material_id = ciphertext.material_id_for(key_id, material)
         key = Key(
@@ -355,9 +360,9 @@ class KmsService(GrantOperations):
         )
         if (policy_name or DEFAULT_POLICY_NAME) != DEFAULT_POLICY_NAME:
             raise NotFoundException("No such policy exists")
-        self._store.update_key(replace(key, policy=self._checked_policy(caller, policy, bypass=bypass)))
+        self._store.update_key(replace(key, policy=self._checked_policy(caller, policy, key.arn, bypass=bypass)))
 
-    def _checked_policy(self, caller: Caller, policy: str, *, bypass: bool) -> str:
+    def _checked_policy(self, caller: Caller, policy: str, resource: str, *, bypass: bool) -> str:
         """Validate a key policy and run AWS's lockout safety check unless bypassed."""
         compiled = CompiledPolicy.parse(policy, kind="key", principal_exists=self._principal_exists)
         if bypass:
@@ -365,12 +370,12 @@ class KmsService(GrantOperations):
 
         def identity_allows() -> bool:
             try:
-                authorize_identity_action(caller, "kms:PutKeyPolicy", "*")
+                authorize_identity_action(caller, "kms:PutKeyPolicy", resource)
             except AccessDeniedException:
                 return False
             return True
 
-        if not compiled.allows_put_key_policy_for(principal_of(caller), identity_allows):
+        if not compiled.allows_put_key_policy_for(principal_of(caller), identity_allows, resource=resource):
             raise MalformedPolicyDocumentException(
                 "The new key policy will not allow you to update the key policy in the future."
             )

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import ipaddress
 import operator
 import re
@@ -133,6 +134,7 @@ def parse_time(text: str) -> float | None:
     return moment.timestamp()
 
 
+@functools.lru_cache(maxsize=4096)  # a client sends many requests from one address; parsing costs ~1 us
 def _parse_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
         address = ipaddress.ip_address(text.strip())
@@ -349,8 +351,10 @@ def parse_condition(block: object, *, variables: bool, kind: str) -> tuple[Test,
     tests: list[Test] = []
     for operator_name, keys in block.items():
         base, qualifier, if_exists = _split_operator(operator_name)
+        builder: Builder | None = None  # None: the Null operator
+        negated = False
         if base == "null" and not qualifier and not if_exists:
-            builder = None
+            pass
         elif base in _OPERATORS:
             builder, negated = _OPERATORS[base]
         else:

@@ -44,8 +44,8 @@ _RESULTS = {
 _DENIED = KeyPolicyResult(Decision.DENY)
 
 
-def _malformed(message: str) -> NoReturn:
-    raise MalformedPolicyDocumentException(message)
+def _malformed(message: str) -> MalformedPolicyDocumentException:
+    return MalformedPolicyDocumentException(message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,26 +80,26 @@ def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for name, value in pairs:
         if name in result:
-            _malformed(f"Policy document repeats the element {name}.")
+            raise _malformed(f"Policy document repeats the element {name}.")
         result[name] = value
     return result
 
 
 def _reject_constant(name: str) -> NoReturn:
-    _malformed(f"Policy document contains {name}, which is not JSON.")
+    raise _malformed(f"Policy document contains {name}, which is not JSON.")
 
 
 def _load(text: str) -> object:
     try:
         return json.loads(text, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant)
     except (ValueError, RecursionError):
-        raise MalformedPolicyDocumentException("The policy document is not valid JSON.") from None
+        raise _malformed("The policy document is not valid JSON.") from None
 
 
 def _strings(element: str, raw: object) -> list[str]:
     items = raw if isinstance(raw, list) else [raw]
     if not all(isinstance(item, str) for item in items):
-        _malformed(f"Policy statement element {element} must be a string or a list of strings.")
+        raise _malformed(f"Policy statement element {element} must be a string or a list of strings.")
     return [item for item in items if isinstance(item, str)]
 
 
@@ -107,7 +107,7 @@ def _either(statement: dict[str, Any], name: str) -> tuple[object, bool] | None:
     """The value of ``name`` or ``Not<name>`` and whether it was the negated one; None if neither."""
     negated_name = f"Not{name}"
     if name in statement and negated_name in statement:
-        _malformed(f"A policy statement cannot contain both {name} and {negated_name}.")
+        raise _malformed(f"A policy statement cannot contain both {name} and {negated_name}.")
     if name in statement:
         return statement[name], False
     if negated_name in statement:
@@ -124,24 +124,24 @@ def _parse_statement(
 ) -> _Statement | None:
     """A compiled statement, or None for one that is valid but can never apply."""
     if not isinstance(statement, dict):
-        _malformed("Each policy statement must be a JSON object.")
+        raise _malformed("Each policy statement must be a JSON object.")
     for name in statement:
         if name not in _STATEMENT:
-            _malformed(f"Policy statement contains an unknown element: {name}.")
+            raise _malformed(f"Policy statement contains an unknown element: {name}.")
     if "Sid" in statement and not isinstance(statement["Sid"], str):
-        _malformed("Policy statement Sid must be a string.")
+        raise _malformed("Policy statement Sid must be a string.")
     effect = statement.get("Effect")
     if effect not in ("Allow", "Deny"):
-        _malformed("Policy statement Effect must be Allow or Deny.")
+        raise _malformed("Policy statement Effect must be Allow or Deny.")
 
     principal = _either(statement, "Principal")
     if kind == "identity":
         if principal is not None:
-            _malformed("Policy document should not specify a principal.")
+            raise _malformed("Policy document should not specify a principal.")
         principals = _EVERYONE
     else:
         if principal is None:
-            _malformed("Policy contains a statement with no principal.")
+            raise _malformed("Policy contains a statement with no principal.")
         principals = parse_principal(principal[0], negated=principal[1], principal_exists=principal_exists)
 
     action = _either(statement, "Action")
@@ -150,18 +150,18 @@ def _parse_statement(
         patterns = _strings("Action", action[0])
         for pattern in patterns:
             if not _ACTION.fullmatch(pattern):
-                _malformed(f"Action {pattern!r} must be * or service:action, as in kms:Encrypt.")
+                raise _malformed(f"Action {pattern!r} must be * or service:action, as in kms:Encrypt.")
         actions = ActionSet(patterns)
 
     resource = _either(statement, "Resource")
     resources: PatternSet | None = None
     if resource is not None:
         if kind == "trust":
-            _malformed("Has prohibited field Resource")
+            raise _malformed("Has prohibited field Resource")
         names = _strings("Resource", resource[0])
         for name in names:
             if name != "*" and not name.startswith("arn:"):
-                _malformed(f"Resource {name!r} must be * or an ARN.")
+                raise _malformed(f"Resource {name!r} must be * or an ARN.")
         resources = PatternSet((split_variables(name, variables=variables) for name in names), arn=True)
 
     tests = parse_condition(statement["Condition"], variables=variables, kind=kind) if "Condition" in statement else ()
@@ -204,20 +204,20 @@ class CompiledPolicy:
             raise LimitExceededException(f"The key policy exceeds the quota of {KEY_POLICY_MAX_BYTES} bytes.")
         document = _load(text)
         if not isinstance(document, dict):
-            _malformed("The policy document must be a JSON object.")
+            raise _malformed("The policy document must be a JSON object.")
         for name in document:
             if name not in _TOP_LEVEL:
-                _malformed(f"Policy document contains an unknown element: {name}.")
+                raise _malformed(f"Policy document contains an unknown element: {name}.")
         version = document.get("Version")
         if version is not None and version not in VERSIONS:
-            _malformed("Policy document Version must be 2012-10-17 or 2008-10-17.")
+            raise _malformed("Policy document Version must be 2012-10-17 or 2008-10-17.")
         if "Id" in document and not isinstance(document["Id"], str):
-            _malformed("Policy document Id must be a string.")
+            raise _malformed("Policy document Id must be a string.")
         raw_statements = document.get("Statement")
         if isinstance(raw_statements, dict):
             raw_statements = [raw_statements]
         if not isinstance(raw_statements, list) or not raw_statements:
-            _malformed("Policy document must contain at least one Statement.")
+            raise _malformed("Policy document must contain at least one Statement.")
         variables = version == VARIABLES_VERSION
         statements = []
         for raw in raw_statements:

@@ -54,7 +54,3 @@ class KeyPolicyResult:
     decision: Decision
     direct: bool = False
     via_account: bool = False
-
-    @property
-    def allowed_without_identity_policy(self) -> bool:
-        return self.decision is Decision.ALLOW and self.direct
