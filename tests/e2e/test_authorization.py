@@ -331,3 +331,21 @@ def test_lockout_check_counts_statements_scoped_to_the_key(secure: TrentServer) 
     )
     kms_admin.put_key_policy(KeyId=key["KeyId"], PolicyName="default", Policy=scoped)
     assert kms_admin.get_key_policy(KeyId=key["KeyId"], PolicyName="default")["Policy"] == scoped
+
+
+def test_keyless_actions_are_authorized_by_identity_policies(secure: TrentServer) -> None:
+    _, nobody = user_with(secure, "keyless-nobody")
+    message = denied(nobody.list_keys)
+    assert message.endswith("because no identity-based policy allows the kms:ListKeys action")
+    denied(nobody.create_key)
+    denied(nobody.generate_random, NumberOfBytes=8)
+    _, creator = user_with(
+        secure, "key-creator", identity("Allow", ["kms:CreateKey", "kms:ListKeys", "kms:DescribeKey"])
+    )
+    key = creator.create_key()["KeyMetadata"]
+    assert key["KeyId"] in [
+        k["KeyId"] for k in creator.get_paginator("list_keys").paginate().build_full_result()["Keys"]
+    ]
+    # The new key has the default policy: the account delegates to IAM, which allows DescribeKey only.
+    assert creator.describe_key(KeyId=key["KeyId"])["KeyMetadata"]["KeyId"] == key["KeyId"]
+    denied(creator.encrypt, KeyId=key["KeyId"], Plaintext=b"x")
