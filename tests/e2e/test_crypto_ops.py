@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import boto3
@@ -18,6 +16,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from tests.conftest import ACCOUNT_ID, REGION, TrentServer
+from tests.e2e.helpers import aws_error, body
 
 pytestmark = pytest.mark.e2e
 
@@ -35,29 +34,6 @@ RE_ENCRYPT_MEMBERS = {
 
 
 # ===================================================================== helpers
-
-
-class Caught:
-    message: str = ""
-
-
-@contextmanager
-def aws_error(client: Any, code: str, message: str | None = None) -> Iterator[Caught]:
-    """Expect ``code`` as boto3's modeled exception class when there is one, else a ClientError."""
-    caught = Caught()
-    error_class = getattr(client.exceptions, code, ClientError)
-    with pytest.raises(error_class) as info:
-        yield caught
-    response = info.value.response
-    assert response["ResponseMetadata"]["HTTPStatusCode"] == 400, response
-    assert response["Error"]["Code"] == code, response["Error"]
-    if message is not None:
-        assert response["Error"]["Message"] == message, response["Error"]
-    caught.message = response["Error"]["Message"]
-
-
-def body(response: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in response.items() if k != "ResponseMetadata"}
 
 
 def key_arn(key_id: str, region: str = REGION) -> str:
