@@ -32,6 +32,23 @@ _LEGACY_SPECS = frozenset(
 )  # fmt: skip
 
 
+# Which key usages each key spec allows (spec/kms-api.md 3.2).
+_RSA = frozenset({"ENCRYPT_DECRYPT", "SIGN_VERIFY"})
+_NIST_EC = frozenset({"SIGN_VERIFY", "KEY_AGREEMENT"})
+USAGES_BY_SPEC: dict[str, frozenset[str]] = {
+    "SYMMETRIC_DEFAULT": frozenset({"ENCRYPT_DECRYPT"}),
+    "RSA_2048": _RSA, "RSA_3072": _RSA, "RSA_4096": _RSA,
+    "ECC_NIST_P256": _NIST_EC, "ECC_NIST_P384": _NIST_EC, "ECC_NIST_P521": _NIST_EC,
+    "ECC_SECG_P256K1": frozenset({"SIGN_VERIFY"}),
+    "ECC_NIST_EDWARDS25519": frozenset({"SIGN_VERIFY"}),
+    "ML_DSA_44": frozenset({"SIGN_VERIFY"}), "ML_DSA_65": frozenset({"SIGN_VERIFY"}),
+    "ML_DSA_87": frozenset({"SIGN_VERIFY"}),
+    "HMAC_224": frozenset({"GENERATE_VERIFY_MAC"}), "HMAC_256": frozenset({"GENERATE_VERIFY_MAC"}),
+    "HMAC_384": frozenset({"GENERATE_VERIFY_MAC"}), "HMAC_512": frozenset({"GENERATE_VERIFY_MAC"}),
+    "SM2": frozenset({"ENCRYPT_DECRYPT", "SIGN_VERIFY", "KEY_AGREEMENT"}),
+}  # fmt: skip
+
+
 @dataclass(slots=True)
 class Key:
     """A KMS key's metadata. Its material lives apart, sealed, as ``Material`` records."""

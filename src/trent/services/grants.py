@@ -26,9 +26,29 @@ from trent.services.ports import Clock, Store
 MAX_GRANTS_PER_KEY = 50_000
 _GRANT_ID = re.compile(r"^[0-9a-f]{64}$")
 _PRINCIPAL = re.compile(
-    r"^(arn:aws[a-z-]*:iam::\d{12}:(root|user/.+|role/.+)|arn:aws[a-z-]*:sts::\d{12}:assumed-role/.+/.+"
+    r"^(arn:aws[a-z-]*:iam::\d{12}:(root|user/.+|role/.+|federated-user/.+)"
+    r"|arn:aws[a-z-]*:sts::\d{12}:(assumed-role/.+/.+|federated-user/.+)"
     r"|[a-z0-9.-]+\.amazonaws\.com)$"
 )
+MAX_CONSTRAINT_PAIRS = 8
+MAX_CONSTRAINT_VALUE = 384
+
+
+def _check_constraint(member: str, pairs: Mapping[str, str] | None) -> None:
+    """AWS's limits on grant constraints: at most 8 pairs, values of at most 384 characters."""
+    if pairs is None:
+        return
+    path = f"constraints.{member}"
+    if len(pairs) > MAX_CONSTRAINT_PAIRS:
+        raise ValidationException(
+            f"1 validation error detected: Value at '{path}' failed to satisfy constraint: "
+            f"Member must have length less than or equal to {MAX_CONSTRAINT_PAIRS}"
+        )
+    if any(len(value) > MAX_CONSTRAINT_VALUE for value in pairs.values()):
+        raise ValidationException(
+            f"1 validation error detected: Value at '{path}' failed to satisfy constraint: "
+            f"Map value must have length less than or equal to {MAX_CONSTRAINT_VALUE}"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,8 +102,10 @@ class GrantOperations:
         unsupported = [op for op in operations if op not in SYMMETRIC_GRANT_OPERATIONS]
         if unsupported and key.is_symmetric_encryption:
             raise ValidationException(
-                f"Grant operations {unsupported} are not supported for this key (key spec {key.key_spec})."
+                f"Grant operations [{', '.join(unsupported)}] are not supported for this key (key spec {key.key_spec})."
             )
+        for member, pairs in (("encryptionContextEquals", equals), ("encryptionContextSubset", subset)):
+            _check_constraint(member, pairs)
         for principal in (grantee_principal, retiring_principal):
             if principal is not None and not _PRINCIPAL.match(principal):
                 raise ValidationException(f"{principal} is not a valid principal.")

@@ -41,6 +41,7 @@ from trent.domain.ids import (
 from trent.domain.keys import (
     ENCRYPT_DECRYPT,
     SYMMETRIC_DEFAULT,
+    USAGES_BY_SPEC,
     Key,
     KeyState,
     Material,
@@ -194,7 +195,7 @@ class KmsService(GrantOperations):
                 "You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys."
             )
         usage = key_usage or ENCRYPT_DECRYPT
-        if spec == SYMMETRIC_DEFAULT and usage != ENCRYPT_DECRYPT:
+        if usage not in USAGES_BY_SPEC.get(spec, frozenset()):
             raise ValidationException(f"KeyUsage {usage} is not compatible with KeySpec {spec}")
         if spec != SYMMETRIC_DEFAULT:
             raise UnsupportedOperationException(f"KeySpec {spec} is not supported by this Trent server yet.")
@@ -532,6 +533,19 @@ class KmsService(GrantOperations):
         if material is None:
             raise InvalidCiphertextException
         return DecryptResult(ciphertext.decrypt(parsed, material, context), key.arn, algorithm, parsed.material_id)
+
+    def dry_run_ignoring_ciphertext(
+        self,
+        caller: Caller,
+        key_ref: str,
+        context: Mapping[str, str] | None,
+        algorithm: str | None,
+        action: str,
+        operation: str,
+    ) -> None:
+        """DryRun with IGNORE_CIPHERTEXT: every check of the named key, none of the ciphertext."""
+        key = self._symmetric_key_for(caller, key_ref, action, operation, context, algorithm)
+        _check_algorithm(key, algorithm)
 
     def decrypt(
         self,

@@ -11,7 +11,12 @@ import binascii
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from trent.domain.errors import InvalidMarkerException, UnsupportedOperationException, ValidationException
+from trent.domain.errors import (
+    DryRunOperationException,
+    InvalidMarkerException,
+    UnsupportedOperationException,
+    ValidationException,
+)
 from trent.domain.grants import Grant
 from trent.domain.identity import Caller
 from trent.domain.ids import alias_arn, key_arn
@@ -265,8 +270,11 @@ def encrypt(svc: KmsService, caller: Caller, p: Params) -> Result:
 def decrypt(svc: KmsService, caller: Caller, p: Params) -> Result:
     if p.get("Recipient") is not None:
         raise UnsupportedOperationException("Recipient attestation is not supported by this Trent server.")
-    if p.get("DryRunModifiers"):
-        raise UnsupportedOperationException("DryRunModifiers are not supported by this Trent server yet.")
+    if _ignores_ciphertext(p, "KeyId"):
+        svc.dry_run_ignoring_ciphertext(
+            caller, p["KeyId"], p.get("EncryptionContext"), p.get("EncryptionAlgorithm"), "kms:Decrypt", "Decrypt"
+        )
+        raise DryRunOperationException.would_succeed()
     blob = p.get("CiphertextBlob")
     if blob is None:
         raise ValidationException(
@@ -284,9 +292,36 @@ def decrypt(svc: KmsService, caller: Caller, p: Params) -> Result:
     }
 
 
+def _ignores_ciphertext(p: Params, key_member: str) -> bool:
+    """DryRunModifiers [IGNORE_CIPHERTEXT]: only with DryRun, and then the key must be named."""
+    if "IGNORE_CIPHERTEXT" not in (p.get("DryRunModifiers") or ()):
+        return False
+    if not p.get("DryRun"):
+        raise ValidationException("DryRunModifiers can only be used when DryRun is true.")
+    if p.get(key_member) is None:
+        raise ValidationException(f"{key_member} is required when DryRunModifiers includes IGNORE_CIPHERTEXT.")
+    return True
+
+
 def re_encrypt(svc: KmsService, caller: Caller, p: Params) -> Result:
-    if p.get("DryRunModifiers"):
-        raise UnsupportedOperationException("DryRunModifiers are not supported by this Trent server yet.")
+    if _ignores_ciphertext(p, "SourceKeyId"):
+        svc.dry_run_ignoring_ciphertext(
+            caller,
+            p["SourceKeyId"],
+            p.get("SourceEncryptionContext"),
+            p.get("SourceEncryptionAlgorithm"),
+            "kms:ReEncryptFrom",
+            "ReEncrypt",
+        )
+        svc.dry_run_ignoring_ciphertext(
+            caller,
+            p["DestinationKeyId"],
+            p.get("DestinationEncryptionContext"),
+            p.get("DestinationEncryptionAlgorithm"),
+            "kms:ReEncryptTo",
+            "ReEncrypt",
+        )
+        raise DryRunOperationException.would_succeed()
     blob = p.get("CiphertextBlob")
     if blob is None:
         raise ValidationException(
