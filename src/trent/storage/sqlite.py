@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -173,22 +172,18 @@ class SqliteStore(SqliteIamMixin, SqliteGrantsMixin, SqliteBase):
         )
 
     def insert_alias(self, alias: Alias) -> bool:
-        try:
-            self._write(
-                "INSERT INTO aliases (account_id, region, alias_name, target_key_id, creation_date, "
-                "last_updated_date) VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    alias.account_id,
-                    alias.region,
-                    alias.alias_name,
-                    alias.target_key_id,
-                    _ts(alias.creation_date),
-                    _ts(alias.last_updated_date),
-                ),
-            )
-        except sqlite3.IntegrityError:
-            return False
-        return True
+        return self._insert_unique(
+            "INSERT INTO aliases (account_id, region, alias_name, target_key_id, creation_date, "
+            "last_updated_date) VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                alias.account_id,
+                alias.region,
+                alias.alias_name,
+                alias.target_key_id,
+                _ts(alias.creation_date),
+                _ts(alias.last_updated_date),
+            ),
+        )
 
     def update_alias(self, alias: Alias) -> None:
         self._write(

@@ -103,6 +103,14 @@ class SqliteBase:
         with self.transaction():
             return self._execute(sql, params)
 
+    def _insert_unique(self, sql: str, params: Sequence[Any]) -> bool:
+        """Insert, letting a unique constraint decide: False when the row already exists."""
+        try:
+            self._write(sql, params)
+        except sqlite3.IntegrityError:
+            return False
+        return True
+
     def change_token(self) -> int:
         with self._lock:
             data_version = int(self._execute("PRAGMA data_version").fetchone()[0])

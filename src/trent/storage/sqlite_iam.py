@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -71,14 +70,10 @@ class SqliteIamMixin(SqliteBase):
     # ----------------------------------------------------------------- accounts
 
     def insert_account(self, account: Account) -> bool:
-        try:
-            self._write(
-                "INSERT INTO iam_accounts (account_id, create_date) VALUES (?, ?)",
-                (account.account_id, _ts(account.create_date)),
-            )
-        except sqlite3.IntegrityError:
-            return False
-        return True
+        return self._insert_unique(
+            "INSERT INTO iam_accounts (account_id, create_date) VALUES (?, ?)",
+            (account.account_id, _ts(account.create_date)),
+        )
 
     def get_account(self, account_id: str) -> Account | None:
         with self._lock:
@@ -90,22 +85,18 @@ class SqliteIamMixin(SqliteBase):
     # ----------------------------------------------------------------- users
 
     def insert_user(self, user: User) -> bool:
-        try:
-            self._write(
-                f"INSERT INTO iam_users ({_USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    user.account_id,
-                    user.user_name,
-                    user.path,
-                    user.arn,
-                    user.user_id,
-                    _ts(user.create_date),
-                    _tags_out(user.tags),
-                ),
-            )
-        except sqlite3.IntegrityError:
-            return False
-        return True
+        return self._insert_unique(
+            f"INSERT INTO iam_users ({_USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                user.account_id,
+                user.user_name,
+                user.path,
+                user.arn,
+                user.user_id,
+                _ts(user.create_date),
+                _tags_out(user.tags),
+            ),
+        )
 
     def get_user(self, account_id: str, user_name: str) -> User | None:
         with self._lock:
@@ -139,25 +130,21 @@ class SqliteIamMixin(SqliteBase):
     # ----------------------------------------------------------------- roles
 
     def insert_role(self, role: Role) -> bool:
-        try:
-            self._write(
-                f"INSERT INTO iam_roles ({_ROLE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    role.account_id,
-                    role.role_name,
-                    role.path,
-                    role.arn,
-                    role.role_id,
-                    role.assume_role_policy_document,
-                    role.max_session_duration,
-                    _ts(role.create_date),
-                    role.description,
-                    _tags_out(role.tags),
-                ),
-            )
-        except sqlite3.IntegrityError:
-            return False
-        return True
+        return self._insert_unique(
+            f"INSERT INTO iam_roles ({_ROLE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                role.account_id,
+                role.role_name,
+                role.path,
+                role.arn,
+                role.role_id,
+                role.assume_role_policy_document,
+                role.max_session_duration,
+                _ts(role.create_date),
+                role.description,
+                _tags_out(role.tags),
+            ),
+        )
 
     def get_role(self, account_id: str, role_name: str) -> Role | None:
         with self._lock:
