@@ -102,10 +102,9 @@ def test_pss_files_are_kms_parameters() -> None:
     assert not_kms == set(PSS_NOT_KMS)
 
 
-@pytest.mark.parametrize("name", _files("rsa_pss_*_test.json"))
+# Files with non-KMS PSS parameters are not run (listed, with why, in PSS_NOT_KMS).
+@pytest.mark.parametrize("name", [n for n in _files("rsa_pss_*_test.json") if n not in PSS_NOT_KMS])
 def test_rsa_pss_verify(name: str) -> None:
-    if name in PSS_NOT_KMS:
-        pytest.skip(PSS_NOT_KMS[name])
     results = _sig_results(name, lambda g: f"RSA_{g['keySize']}", lambda g: f"RSASSA_PSS_SHA_{_SHA_BITS[g['sha']]}")
     assert len(results) == load(name)["numberOfTests"]
     assert _mismatches(name, results) == []

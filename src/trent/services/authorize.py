@@ -133,12 +133,12 @@ def authorize(
     facts: Facts | None = None,
 ) -> None:
     """Raise AccessDeniedException (AWS's wording) unless ``caller`` may do ``action`` (on ``key``)."""
+    if key is None:
+        authorize_identity_action(caller, action, "*", facts)
+        return
     all_facts = _base_facts(caller)
     if facts:
         all_facts.update(facts)
-    if key is None:
-        authorize_identity_action(caller, action, "*", all_facts)
-        return
     _key_facts(key, all_facts)
     all_facts.update(context_facts(context))
     ctx = RequestContext(principal=principal_of(caller), action=action, resource=key.arn, condition_keys=all_facts)
