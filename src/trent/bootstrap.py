@@ -12,15 +12,18 @@ from pathlib import Path
 import orjson
 
 from trent.api.app import ApiConfig, KmsApi, Route
+from trent.api.handlers.cloudtrail import CloudTrailApi
 from trent.api.query import QueryHandler
 from trent.clock import SystemClock
 from trent.config import Settings, settings_from_env
 from trent.rot.local_file import LocalFileRootOfTrust
+from trent.services.audit import AuditService, GroupCommitter
 from trent.services.iam import IamService
 from trent.services.identity import IdentityService, NewAccessKey
 from trent.services.kms import KmsService
 from trent.services.principals import PrincipalDirectory
 from trent.storage.sqlite import SqliteStore
+from trent.storage.sqlite_audit import SqliteAuditWriter
 
 log = logging.getLogger("trent")
 PROFILE = "trent"
@@ -34,9 +37,11 @@ class Components:
     kms: KmsService
     identities: IdentityService
     iam: IamService
+    audit: AuditService
 
 
-def build(settings: Settings) -> Components:
+def build(settings: Settings, *, group_commit: bool = False) -> Components:
+    """Everything wired; ``group_commit`` adds the audit writer a serving process needs."""
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     root = LocalFileRootOfTrust.open_or_create(settings.root_key_path)
     store = SqliteStore(settings.database_path)
@@ -44,7 +49,9 @@ def build(settings: Settings) -> Components:
     identities = IdentityService(store, root, clock)
     iam = IamService(store, identities, clock)
     kms = KmsService(store, root, clock, principal_exists=PrincipalDirectory(store).principal_exists)
-    return Components(settings, store, clock, kms, identities, iam)
+    committer = GroupCommitter(SqliteAuditWriter(settings.database_path)) if group_commit else None
+    audit = AuditService(store, committer, root, clock, settings.account_id)
+    return Components(settings, store, clock, kms, identities, iam, audit)
 
 
 def initialize(settings: Settings) -> NewAccessKey | None:
@@ -71,17 +78,35 @@ def _write_private(path: Path, text: str) -> None:
 
 
 def create_app(settings: Settings) -> KmsApi:
-    components = build(settings)
-    kms, clock = components.kms, components.clock
+    components = build(settings, group_commit=True)
+    kms, clock, audit = components.kms, components.clock, components.audit
+
+    def delete_due_keys() -> None:
+        # Each deletion and its AwsServiceEvent record land together, or neither does.
+        while True:
+            with audit.transaction():
+                deleted = kms.delete_due_keys(batch=1)
+                events = [audit.service_event("DeleteKey", k.region, k.arn, account_id=k.account_id) for k in deleted]
+                audit.append_in_transaction(events)
+            if not deleted:
+                return
+            log.info("deleted key %s at the end of its waiting period", deleted[0].arn)
 
     async def sweep_deletions() -> None:
         while True:
             await asyncio.sleep(settings.deletion_sweep_seconds)
             try:
-                for key in kms.delete_due_keys():
-                    log.info("deleted key %s at the end of its waiting period", key.arn)
+                delete_due_keys()
             except Exception:
                 log.exception("deletion sweep failed; retrying at the next interval")
+
+    async def write_digests() -> None:
+        while True:
+            await asyncio.sleep(settings.audit_digest_seconds)
+            try:
+                await asyncio.to_thread(audit.write_digest)
+            except Exception:
+                log.exception("audit digest failed; retrying at the next interval")
 
     async def health(_body: bytes) -> tuple[int, bytes]:
         return 200, orjson.dumps({"status": "ok"})
@@ -99,9 +124,19 @@ def create_app(settings: Settings) -> KmsApi:
     if settings.dev:
         routes["/_trent/dev/advance-clock"] = advance_clock
     config = ApiConfig(
-        dev=settings.dev, account_id=settings.account_id, extra_routes=routes, background=[sweep_deletions]
+        dev=settings.dev,
+        account_id=settings.account_id,
+        extra_routes=routes,
+        background=[sweep_deletions, write_digests],
     )
-    return KmsApi(config, kms, components.identities, query=QueryHandler(components.iam))
+    return KmsApi(
+        config,
+        kms,
+        components.identities,
+        audit,
+        query=QueryHandler(components.iam),
+        cloudtrail=CloudTrailApi(audit),
+    )
 
 
 def app_from_env() -> KmsApi:

@@ -25,6 +25,8 @@ class Settings:
     workers: int = 1
     # How often the background sweeper deletes keys whose waiting period is over.
     deletion_sweep_seconds: float = 60.0
+    # How often a signed digest of the audit trail is written (CloudTrail writes one an hour).
+    audit_digest_seconds: float = 3600.0
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"\d{12}", self.account_id):
@@ -35,6 +37,8 @@ class Settings:
             raise ConfigError("workers must be at least 1")
         if self.deletion_sweep_seconds <= 0:
             raise ConfigError("deletion sweep interval must be positive")
+        if self.audit_digest_seconds <= 0:
+            raise ConfigError("audit digest interval must be positive")
 
     @property
     def database_path(self) -> Path:
@@ -72,6 +76,7 @@ def settings_from_env(environ: dict[str, str] | None = None, **overrides: object
         "account_id": str,
         "workers": int,
         "deletion_sweep_seconds": float,
+        "audit_digest_seconds": float,
     }
     for name, convert in conversions.items():
         text = env.get(f"TRENT_{name.upper()}")

@@ -19,15 +19,19 @@ import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import orjson
 
 from trent.api import sigv4
-from trent.api.codec import ServiceCodec
+from trent.api.audit_records import RecordShaper, is_read_only, key_arns_in
+from trent.api.codec import OperationCodec, ServiceCodec
 from trent.api.errors import status_for
 from trent.api.handlers.kms import HANDLERS, Handler, not_yet_supported
+from trent.api.query import decode_form
+from trent.domain.audit import AuditEvent
 from trent.domain.errors import (
+    AuditWriteError,
     KMSInternalException,
     TrentError,
     UnknownOperationException,
@@ -36,6 +40,7 @@ from trent.domain.errors import (
 from trent.domain.grants import grant_id_from_token
 from trent.domain.identity import Caller
 from trent.domain.ids import account_root_arn
+from trent.services.audit import AuditService, RequestFacts
 from trent.services.identity import IdentityService
 from trent.services.kms import KmsService
 
@@ -47,6 +52,15 @@ Route = Callable[[bytes], Awaitable[tuple[int, bytes]]]
 
 MAX_BODY_BYTES = 1024 * 1024
 KMS_TARGET_PREFIX = "TrentService."
+CLOUDTRAIL_TARGET_PREFIX = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101."
+KMS_SOURCE = "kms.amazonaws.com"
+CLOUDTRAIL_SOURCE = "cloudtrail.amazonaws.com"
+# Request members that name a key, for the record's resources when the response names none.
+_KEY_REFERENCE_MEMBERS = ("KeyId", "TargetKeyId", "SourceKeyId", "DestinationKeyId")
+_QUERY_READ_ONLY_PREFIXES = ("Get", "List", "Simulate")
+# Query-protocol members that may carry secrets are never recorded.
+_QUERY_SECRET_WORDS = ("Password", "Secret", "Token", "SAMLAssertion")
+_Result = TypeVar("_Result")
 _JSON_CONTENT_TYPE = b"application/x-amz-json-1.1"
 
 log = logging.getLogger("trent.api")
@@ -68,6 +82,16 @@ class QueryProtocolHandler(Protocol):
     def render_error(self, error: TrentError, request_id: str) -> tuple[int, bytes]: ...
 
 
+class CloudTrailHandler(Protocol):
+    """Serves CloudTrail's JSON protocol (LookupEvents, ...) on the same endpoint."""
+
+    codec: ServiceCodec
+    shaper: RecordShaper
+
+    def handle(self, operation: str, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any] | None: ...
+
+
+_CREDENTIAL = re.compile(r"Credential=([^/,\s]*)/\d{8}/([^/,\s]*)/")
 _CREDENTIAL_SERVICE = re.compile(r"Credential=[^/,\s]*/\d{8}/[^/,\s]*/([^/,\s]+)/aws4_request")
 _JSON = _JSON_CONTENT_TYPE
 _XML = b"text/xml"
@@ -91,13 +115,18 @@ class KmsApi:
         config: ApiConfig,
         kms: KmsService,
         identities: IdentityService,
+        audit: AuditService,
         query: QueryProtocolHandler | None = None,
+        cloudtrail: CloudTrailHandler | None = None,
     ) -> None:
         self._config = config
         self._kms = kms
         self._identities = identities
+        self._audit = audit
         self._query = query
+        self._cloudtrail = cloudtrail
         self._codec = ServiceCodec("kms")
+        self._kms_shaper = RecordShaper(self._codec.model)
         self._handlers: dict[str, Handler] = {
             name: HANDLERS.get(name) or not_yet_supported(name) for name in self._codec.operation_names
         }
@@ -172,24 +201,151 @@ class KmsApi:
             return status, payload, _JSON
 
         if query_service and self._query is not None:
-            caller = self._authenticate(scope, headers, body, query_service[0])
-            status, payload = self._query.handle(query_service[0], caller, body, request_id)
-            return status, payload, _XML
+            return await self._query_request(scope, headers, body, request_id, query_service[0])
 
         target = headers.get("x-amz-target", "")
+        if target.startswith(CLOUDTRAIL_TARGET_PREFIX) and self._cloudtrail is not None:
+            return await self._cloudtrail_request(scope, headers, body, request_id, target)
         operation = target[len(KMS_TARGET_PREFIX) :] if target.startswith(KMS_TARGET_PREFIX) else ""
         codec = self._codec.operation(operation) if operation else None
         if codec is None or scope.get("method") != "POST":
             raise UnknownOperationException("")
+        return await self._kms_request(scope, headers, body, request_id, operation, codec)
 
-        change_token = self._kms.change_token()
-        caller = self._authenticate(scope, headers, body, "kms", change_token)
-        params = codec.decode(body)
-        for token in params.get("GrantTokens") or ():
-            grant_id_from_token(token)  # InvalidGrantTokenException for a malformed token
-        self._kms.begin_request(change_token)
-        result = self._handlers[operation](self._kms, caller, params)
+    # ----------------------------------------------------------------- audited protocols
+
+    async def _kms_request(
+        self,
+        scope: Scope,
+        headers: dict[str, str],
+        body: bytes,
+        request_id: str,
+        operation: str,
+        codec: OperationCodec,
+    ) -> tuple[int, bytes, bytes]:
+        exchange = _Exchange(_request_facts(scope, headers, request_id, KMS_SOURCE, operation))
+        read_only = is_read_only(operation)
+
+        def run() -> dict[str, Any] | None:
+            change_token = self._kms.change_token()
+            exchange.caller = self._authenticate(scope, headers, body, "kms", change_token)
+            exchange.params = codec.decode(body)
+            for token in exchange.params.get("GrantTokens") or ():
+                grant_id_from_token(token)  # InvalidGrantTokenException for a malformed token
+            self._kms.begin_request(change_token)
+            return self._handlers[operation](self._kms, exchange.caller, exchange.params)
+
+        def record(result: Mapping[str, Any] | None, error: TrentError | None) -> AuditEvent:
+            caller = exchange.caller
+            resources = key_arns_in(result)
+            if not resources and caller is not None and exchange.params:
+                for member in _KEY_REFERENCE_MEMBERS:
+                    reference = exchange.params.get(member)
+                    arn = self._kms.audit_key_arn(caller, reference) if isinstance(reference, str) else None
+                    if arn is not None and arn not in resources:
+                        resources.append(arn)
+            return self._audit.request_event(
+                exchange.facts(caller),
+                read_only=read_only,
+                request_parameters=self._kms_shaper.request_parameters(operation, exchange.params),
+                response_elements=None if error else self._kms_shaper.response_elements(operation, result),
+                resources=resources,
+                error=None if error is None else (cloudtrail_error_code(error.code), error.message),
+            )
+
+        result = await self._audited(run, record, read_only=read_only)
         return 200, codec.encode(result), _JSON
+
+    async def _query_request(
+        self, scope: Scope, headers: dict[str, str], body: bytes, request_id: str, service: str
+    ) -> tuple[int, bytes, bytes]:
+        assert self._query is not None  # noqa: S101 - checked by the caller
+        query = self._query
+        fields = decode_form(body)
+        action = fields.get("Action", "")
+        exchange = _Exchange(_request_facts(scope, headers, request_id, f"{service}.amazonaws.com", action))
+        read_only = action.startswith(_QUERY_READ_ONLY_PREFIXES)
+        outcome: list[tuple[int, bytes]] = []
+
+        def run() -> None:
+            exchange.caller = self._authenticate(scope, headers, body, service)
+            outcome.append(query.handle(service, exchange.caller, body, request_id))
+
+        def record(_result: None, error: TrentError | None) -> AuditEvent:
+            return self._audit.request_event(
+                exchange.facts(exchange.caller),
+                read_only=read_only,
+                request_parameters=_query_parameters(fields),
+                response_elements=None,
+                error=None if error is None else (error.code, error.message),
+            )
+
+        if not action:
+            run()  # MissingAction and friends: not an operation, nothing to record
+        else:
+            await self._audited(run, record, read_only=read_only)
+        status, payload = outcome[0]
+        return status, payload, _XML
+
+    async def _cloudtrail_request(
+        self, scope: Scope, headers: dict[str, str], body: bytes, request_id: str, target: str
+    ) -> tuple[int, bytes, bytes]:
+        assert self._cloudtrail is not None  # noqa: S101 - checked by the caller
+        cloudtrail = self._cloudtrail
+        operation = target[len(CLOUDTRAIL_TARGET_PREFIX) :]
+        codec = cloudtrail.codec.operation(operation)
+        if codec is None or scope.get("method") != "POST":
+            raise UnknownOperationException("")
+        exchange = _Exchange(_request_facts(scope, headers, request_id, CLOUDTRAIL_SOURCE, operation))
+
+        def run() -> dict[str, Any] | None:
+            exchange.caller = self._authenticate(scope, headers, body, "cloudtrail")
+            exchange.params = codec.decode(body)
+            return cloudtrail.handle(operation, exchange.caller, exchange.params)
+
+        def record(_result: Mapping[str, Any] | None, error: TrentError | None) -> AuditEvent:
+            return self._audit.request_event(
+                exchange.facts(exchange.caller),
+                read_only=True,
+                request_parameters=cloudtrail.shaper.request_parameters(operation, exchange.params),
+                response_elements=None,
+                error=None if error is None else (error.code, error.message),
+            )
+
+        result = await self._audited(run, record, read_only=True)
+        return 200, codec.encode(result), _JSON
+
+    async def _audited(
+        self,
+        run: Callable[[], _Result],
+        record: Callable[[_Result | None, TrentError | None], AuditEvent],
+        *,
+        read_only: bool,
+    ) -> _Result:
+        """Run a request and make its record durable before anything is answered.
+
+        A state change and its record share one transaction; a read-only request waits for the
+        group commit of its record. Failed and denied requests are recorded too. When a record
+        cannot be written the request fails (KMSInternalException) and nothing it computed leaves.
+        """
+        try:
+            if read_only:
+                result = run()
+                await self._audit.commit(record(result, None))
+                return result
+            with self._audit.transaction():
+                result = run()
+                self._audit.append_in_transaction([record(result, None)])
+        except AuditWriteError:
+            log.exception("request failed closed: its audit record could not be written")
+            raise
+        except TrentError as error:
+            await self._audit.commit(record(None, error))
+            raise
+        except Exception:
+            await self._audit.commit(record(None, KMSInternalException.internal()))
+            raise
+        return result
 
     def _authenticate(
         self, scope: Scope, headers: dict[str, str], body: bytes, service: str, change_token: int | None = None
@@ -237,6 +393,61 @@ class KmsApi:
             request_time=datetime.now(UTC),
             secure_transport=scope.get("scheme") == "https",
         )
+
+
+class _Exchange:
+    """What one request has revealed so far: enough to record it whenever it stops."""
+
+    __slots__ = ("_facts", "caller", "params")
+
+    def __init__(self, facts: RequestFacts) -> None:
+        self._facts = facts
+        self.caller: Caller | None = None
+        self.params: Mapping[str, Any] | None = None
+
+    def facts(self, caller: Caller | None) -> RequestFacts:
+        if caller is None:
+            return self._facts
+        return RequestFacts(
+            request_id=self._facts.request_id,
+            event_source=self._facts.event_source,
+            event_name=self._facts.event_name,
+            region=caller.region,
+            source_ip=self._facts.source_ip,
+            user_agent=self._facts.user_agent,
+            caller=caller,
+        )
+
+
+def _request_facts(
+    scope: Scope, headers: Mapping[str, str], request_id: str, source: str, event_name: str
+) -> RequestFacts:
+    client = scope.get("client")
+    match = _CREDENTIAL.search(headers.get("authorization", ""))
+    return RequestFacts(
+        request_id=request_id,
+        event_source=source,
+        event_name=event_name,
+        region=match.group(2) if match and match.group(2) else "us-east-1",
+        source_ip=client[0] if client else "",
+        user_agent=headers.get("user-agent", ""),
+        caller=None,
+        access_key_id=match.group(1) if match else None,
+    )
+
+
+def cloudtrail_error_code(code: str) -> str:
+    """CloudTrail's errorCode for a KMS error: AWS logs denials as AccessDenied."""
+    return "AccessDenied" if code == "AccessDeniedException" else code
+
+
+def _query_parameters(fields: Mapping[str, str]) -> dict[str, Any] | None:
+    shaped = {
+        name[:1].lower() + name[1:]: value
+        for name, value in fields.items()
+        if name not in ("Action", "Version") and not any(word in name for word in _QUERY_SECRET_WORDS)
+    }
+    return shaped or None
 
 
 def _headers(scope: Scope) -> dict[str, str]:

@@ -248,3 +248,42 @@ class CustomKeyStoreNotFoundException(TrentError):
 
 class NotAuthorizedException(TrentError):
     """Not in the model; what AWS front ends answer for the reserved alias/aws/ prefix."""
+
+
+class AuditWriteError(KMSInternalException):
+    """The audit record could not be made durable: the request fails closed."""
+
+    code = "KMSInternalException"
+
+
+# ----------------------------------------------------------------- CloudTrail (LookupEvents)
+
+
+class InvalidLookupAttributesException(TrentError):
+    @classmethod
+    def too_many(cls) -> InvalidLookupAttributesException:
+        return cls("You cannot specify more than one lookup attribute.")
+
+
+class InvalidTimeRangeException(TrentError):
+    @classmethod
+    def start_after_end(cls) -> InvalidTimeRangeException:
+        return cls("Start time must be earlier than end time.")
+
+
+class InvalidNextTokenException(TrentError):
+    @classmethod
+    def invalid(cls) -> InvalidNextTokenException:
+        return cls("Invalid NextToken.")
+
+
+class InvalidEventCategoryException(TrentError):
+    pass
+
+
+class InvalidMaxResultsException(TrentError):
+    pass
+
+
+class OperationNotPermittedException(TrentError):
+    pass

@@ -26,6 +26,7 @@ from trent.domain.errors import (
     NotAuthorizedException,
     NotFoundException,
     TagException,
+    TrentError,
     UnsupportedOperationException,
     ValidationException,
 )
@@ -123,6 +124,13 @@ class KmsService(GrantOperations):
     def change_token(self) -> int:
         """The store's change token; read once per request and shared by the caches."""
         return self._store.change_token()
+
+    def audit_key_arn(self, caller: Caller, reference: str) -> str | None:
+        """The key ARN a reference names in the caller's region, for audit records only (no authorization)."""
+        try:
+            return self.resolve(caller, reference, allow_alias=True).arn
+        except TrentError:
+            return None
 
     def resolve(self, caller: Caller, reference: str, *, allow_alias: bool) -> Key:
         ref = parse_key_reference(reference, caller.region, allow_alias=allow_alias)

@@ -10,6 +10,7 @@ from trent.domain.aliases import Alias
 from trent.domain.identity import AccessKey
 from trent.domain.keys import Key, KeyState, Material
 from trent.domain.paging import Page
+from trent.storage.sqlite_audit import SqliteAuditMixin
 from trent.storage.sqlite_base import SqliteBase
 from trent.storage.sqlite_base import dt as _dt
 from trent.storage.sqlite_base import ts as _ts
@@ -22,7 +23,7 @@ _KEY_COLUMNS = (
 )
 
 
-class SqliteStore(SqliteIamMixin, SqliteGrantsMixin, SqliteBase):
+class SqliteStore(SqliteAuditMixin, SqliteIamMixin, SqliteGrantsMixin, SqliteBase):
     """Implements ``trent.services.ports.Store`` (keys, material, aliases, tags, access keys)."""
 
     # ----------------------------------------------------------------- keys

@@ -13,6 +13,9 @@ from typing import Any
 
 from trent.domain.errors import StorageError
 
+# Statements that change state; audit appends use the connection directly and are not counted.
+_STATE_WRITES = frozenset({"INSERT", "UPDATE", "DELETE", "REPLAC"})
+
 
 def ts(value: datetime) -> float:
     return value.timestamp()
@@ -35,15 +38,16 @@ class SqliteBase:
     """One SQLite database: WAL, synchronous=FULL (durable on commit), migrations applied on open.
 
     One connection per process, guarded by a lock; uvicorn runs requests on one thread, the
-    lock protects the background tasks. Other processes (``--workers``) see commits through
-    ``PRAGMA data_version``, which ``change_token`` folds in so their caches stay honest.
+    lock protects the background tasks. Other processes (``--workers``) see state changes through
+    the ``state_version`` row, which ``change_token`` reads so their caches stay honest.
     """
 
     def __init__(self, path: Path) -> None:
         self._path = path
         self._lock = threading.RLock()
         self._depth = 0
-        self._local_commits = 0
+        self._dirty = False  # the open transaction changed state (audit appends do not count)
+        self._local_changes = 0
         try:
             self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -84,14 +88,29 @@ class SqliteBase:
             except BaseException:
                 self._depth -= 1
                 if outermost:
+                    self._dirty = False
+                    # Anything cached while the transaction was open may reflect rolled-back writes.
+                    self._local_changes += 1
                     self._db.execute("ROLLBACK")
                 raise
             self._depth -= 1
             if outermost:
-                self._execute("COMMIT")
-                self._local_commits += 1
+                try:
+                    if self._dirty:
+                        self._execute("UPDATE state_version SET version = version + 1 WHERE id = 1")
+                    self._execute("COMMIT")
+                except BaseException:
+                    self._local_changes += 1
+                    if self._db.in_transaction:
+                        self._db.execute("ROLLBACK")
+                    raise
+                finally:
+                    self._dirty = False
+                self._local_changes += 1
 
     def _execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        if sql[:6] in _STATE_WRITES:
+            self._dirty = True
         try:
             return self._db.execute(sql, params)
         except sqlite3.IntegrityError:
@@ -112,6 +131,8 @@ class SqliteBase:
         return True
 
     def change_token(self) -> int:
+        # state_version moves with every state change by any process, but not with audit appends:
+        # audit records are written for every request and must not empty the caches.
         with self._lock:
-            data_version = int(self._execute("PRAGMA data_version").fetchone()[0])
-            return (data_version << 32) | (self._local_commits & 0xFFFFFFFF)
+            version = int(self._execute("SELECT version FROM state_version WHERE id = 1").fetchone()[0])
+            return (version << 32) | (self._local_changes & 0xFFFFFFFF)

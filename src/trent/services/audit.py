@@ -1,0 +1,405 @@
+"""Auditing every request: CloudTrail records, durable before the response, chained and signed.
+
+Two ways into the trail, one chain:
+* a request that changes state appends its record inside the same transaction as the change
+  (``append_in_transaction``), so a change is never stored without its record, nor the reverse;
+* a request that changes nothing (Encrypt, Decrypt, a denied call, ...) hands its record to the
+  ``GroupCommitter``, which makes everything queued during one commit durable in the next: one
+  fsync for many requests. The response waits for it; a record that cannot be written fails the
+  request (``AuditWriteError`` -> KMSInternalException) before any plaintext leaves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from trent.crypto.digest import generate_signing_key, public_key_fingerprint, sign_sha256_rsa
+from trent.domain.audit import (
+    EVENT_VERSION,
+    AuditEvent,
+    AuditResource,
+    Digest,
+    SigningKey,
+    StoredEvent,
+    VerifyReport,
+    cloudtrail_time,
+    digest_body,
+    verify_trail,
+)
+from trent.domain.errors import AuditWriteError
+from trent.domain.identity import Caller
+from trent.services.authorize import authorize_identity_action
+from trent.services.ports import Clock, RootOfTrust
+
+KMS_SOURCE = "kms.amazonaws.com"
+KEY_RESOURCE_TYPE = "AWS::KMS::Key"
+_SIGNING_KEY_AAD = b"trent:audit-signing-key:v1"
+_MAX_BATCH = 2000
+
+
+class AuditStore(Protocol):
+    def transaction(self) -> AbstractContextManager[None]: ...
+    def append_audit(self, events: Sequence[AuditEvent]) -> None: ...
+    def audit_head(self) -> tuple[int, bytes] | None: ...
+    def audit_events(self, after: int = 0, batch: int = 5000) -> Iterator[StoredEvent]: ...
+    def audit_events_between(
+        self, start: datetime, end: datetime, after: int = 0, batch: int = 5000
+    ) -> Iterator[tuple[int, float, bytes]]: ...
+    def lookup_audit_events(
+        self,
+        region: str,
+        attribute: tuple[str, str] | None,
+        start: datetime | None,
+        end: datetime | None,
+        before: int | None,
+        limit: int,
+    ) -> list[tuple[int, bytes]]: ...
+    def audit_digests(self) -> list[Digest]: ...
+    def last_audit_digest(self) -> tuple[Digest, int] | None: ...
+    def insert_audit_digest(self, digest: Digest, created: datetime, covers_to: int) -> bool: ...
+    def audit_signing_keys(self) -> list[SigningKey]: ...
+    def insert_audit_signing_key(self, key: SigningKey) -> None: ...
+
+
+class AuditBatchWriter(Protocol):
+    def append(self, events: Sequence[AuditEvent]) -> None:
+        """Append and make durable in one commit; raise AuditWriteError when that fails."""
+        ...
+
+
+class GroupCommitter:
+    """Batches records from concurrent requests into one durable commit each.
+
+    While one batch is being written (in a worker thread), new records queue up; the next batch
+    takes all of them. A failed batch fails every request in it; the next batch tries again, so
+    the service recovers by itself once the store accepts writes again.
+    """
+
+    def __init__(self, writer: AuditBatchWriter) -> None:
+        self._writer = writer
+        self._pending: list[tuple[AuditEvent, asyncio.Future[None]]] = []
+        self._draining = False
+        self._task: asyncio.Task[None] | None = None
+
+    async def commit(self, event: AuditEvent) -> None:
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        self._pending.append((event, done))
+        if not self._draining:
+            self._draining = True
+            self._task = loop.create_task(self._drain())
+        await done
+
+    async def _drain(self) -> None:
+        try:
+            while self._pending:
+                batch, self._pending = self._pending[:_MAX_BATCH], self._pending[_MAX_BATCH:]
+                try:
+                    await asyncio.to_thread(self._writer.append, [event for event, _ in batch])
+                except Exception as exc:  # noqa: BLE001 - every failure fails the batch closed
+                    error = exc if isinstance(exc, AuditWriteError) else AuditWriteError("audit write failed")
+                    for _, done in batch:
+                        if not done.done():
+                            done.set_exception(error)
+                else:
+                    for _, done in batch:
+                        if not done.done():
+                            done.set_result(None)
+        finally:
+            self._draining = False
+
+
+@dataclass(frozen=True, slots=True)
+class RequestFacts:
+    """What the edge knows about a request, for its record."""
+
+    request_id: str
+    event_source: str
+    event_name: str
+    region: str
+    source_ip: str
+    user_agent: str
+    caller: Caller | None  # None when authentication failed
+    access_key_id: str | None = None  # the key the request claimed, when authentication failed
+
+
+def user_identity(caller: Caller) -> dict[str, Any]:
+    """CloudTrail's userIdentity for an authenticated caller."""
+    identity: dict[str, Any] = {
+        "type": caller.principal_type,
+        "principalId": caller.principal_id or caller.account_id,
+        "arn": caller.arn,
+        "accountId": caller.account_id,
+        "accessKeyId": caller.access_key_id,
+    }
+    if caller.principal_type == "IAMUser" and caller.user_name:
+        identity["userName"] = caller.user_name
+    if caller.principal_type == "AssumedRole" and caller.role_arn:
+        role_id = (caller.principal_id or "").split(":", 1)[0]
+        identity["sessionContext"] = {
+            "sessionIssuer": {
+                "type": "Role",
+                "principalId": role_id,
+                "arn": caller.role_arn,
+                "accountId": caller.account_id,
+                "userName": caller.role_arn.rsplit("/", 1)[-1],
+            },
+            "webIdFederationData": {},
+            "attributes": {
+                "creationDate": cloudtrail_time(caller.session_issued) if caller.session_issued else None,
+                "mfaAuthenticated": "false",
+            },
+        }
+    return identity
+
+
+def lookup_username(caller: Caller | None) -> str | None:
+    """LookupEvents' Username: the user name, the role session name, or root."""
+    if caller is None:
+        return None
+    if caller.principal_type == "IAMUser":
+        return caller.user_name
+    if caller.principal_type == "AssumedRole":
+        return caller.session_name
+    if caller.is_root:
+        return "root"
+    return None
+
+
+class AuditService:
+    def __init__(
+        self,
+        store: AuditStore,
+        committer: GroupCommitter | None,
+        root: RootOfTrust,
+        clock: Clock,
+        account_id: str,
+    ) -> None:
+        self._store = store
+        self._committer = committer
+        self._root = root
+        self._clock = clock
+        self._account_id = account_id
+
+    # ----------------------------------------------------------------- building records
+
+    def request_event(
+        self,
+        facts: RequestFacts,
+        *,
+        read_only: bool,
+        request_parameters: Mapping[str, Any] | None,
+        response_elements: Mapping[str, Any] | None,
+        resources: Sequence[str] = (),
+        error: tuple[str, str] | None = None,
+        additional: Mapping[str, Any] | None = None,
+    ) -> AuditEvent:
+        """One AwsApiCall record; ``resources`` are key ARNs, ``error`` is (errorCode, errorMessage)."""
+        now = self._clock.now()
+        caller = facts.caller
+        account_id = caller.account_id if caller is not None else self._account_id
+        if caller is not None:
+            identity = user_identity(caller)
+        else:
+            identity = {"type": "Unknown", "accountId": account_id}
+            if facts.access_key_id:
+                identity["accessKeyId"] = facts.access_key_id
+        event_id = str(uuid.uuid4())
+        record: dict[str, Any] = {
+            "eventVersion": EVENT_VERSION,
+            "userIdentity": identity,
+            "eventTime": cloudtrail_time(now),
+            "eventSource": facts.event_source,
+            "eventName": facts.event_name,
+            "awsRegion": facts.region,
+            "sourceIPAddress": facts.source_ip,
+            "userAgent": facts.user_agent,
+        }
+        if error is not None:
+            record["errorCode"], record["errorMessage"] = error
+        record["requestParameters"] = dict(request_parameters) if request_parameters else None
+        record["responseElements"] = dict(response_elements) if response_elements else None
+        if additional:
+            record["additionalEventData"] = dict(additional)
+        record.update(
+            {
+                "requestID": facts.request_id,
+                "eventID": event_id,
+                "readOnly": read_only,
+                "resources": [
+                    {"accountId": _account_of(arn, account_id), "type": KEY_RESOURCE_TYPE, "ARN": arn}
+                    for arn in resources
+                ],
+                "eventType": "AwsApiCall",
+                "managementEvent": True,
+                "recipientAccountId": account_id,
+                "eventCategory": "Management",
+            }
+        )
+        if not resources:
+            del record["resources"]
+        return AuditEvent(
+            record=record,
+            event_id=event_id,
+            event_time=now,
+            event_name=facts.event_name,
+            event_source=facts.event_source,
+            read_only=read_only,
+            region=facts.region,
+            account_id=account_id,
+            username=lookup_username(caller),
+            access_key_id=caller.access_key_id if caller is not None else facts.access_key_id,
+            resources=tuple(AuditResource(KEY_RESOURCE_TYPE, arn) for arn in resources),
+        )
+
+    def service_event(
+        self,
+        event_name: str,
+        region: str,
+        key_arn: str,
+        *,
+        account_id: str | None = None,
+        additional: Mapping[str, Any] | None = None,
+    ) -> AuditEvent:
+        """An AwsServiceEvent: something Trent did by itself (deletion at the end of its window, ...)."""
+        now = self._clock.now()
+        account = account_id or _account_of(key_arn, self._account_id)
+        event_id = str(uuid.uuid4())
+        record: dict[str, Any] = {
+            "eventVersion": EVENT_VERSION,
+            "userIdentity": {"accountId": account, "invokedBy": KMS_SOURCE},
+            "eventTime": cloudtrail_time(now),
+            "eventSource": KMS_SOURCE,
+            "eventName": event_name,
+            "awsRegion": region,
+            "sourceIPAddress": KMS_SOURCE,
+            "userAgent": KMS_SOURCE,
+            "requestParameters": None,
+            "responseElements": None,
+            "additionalEventData": dict(additional) if additional else {"keyId": key_arn},
+            "eventID": event_id,
+            "readOnly": False,
+            "resources": [{"accountId": account, "type": KEY_RESOURCE_TYPE, "ARN": key_arn}],
+            "eventType": "AwsServiceEvent",
+            "managementEvent": True,
+            "recipientAccountId": account,
+            "eventCategory": "Management",
+        }
+        return AuditEvent(
+            record=record,
+            event_id=event_id,
+            event_time=now,
+            event_name=event_name,
+            event_source=KMS_SOURCE,
+            read_only=False,
+            region=region,
+            account_id=account,
+            username=None,
+            access_key_id=None,
+            resources=(AuditResource(KEY_RESOURCE_TYPE, key_arn),),
+        )
+
+    # ----------------------------------------------------------------- writing
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """The unit of work a state-changing request and its record share."""
+        return self._store.transaction()
+
+    def append_in_transaction(self, events: Sequence[AuditEvent]) -> None:
+        self._store.append_audit(events)
+
+    async def commit(self, event: AuditEvent) -> None:
+        """Durable before returning: through the group committer, or directly without one."""
+        if self._committer is None:
+            self._store.append_audit([event])
+        else:
+            await self._committer.commit(event)
+
+    # ----------------------------------------------------------------- digests and verification
+
+    def signing_key(self) -> SigningKey:
+        keys = self._store.audit_signing_keys()
+        if keys:
+            return keys[-1]
+        private, public = generate_signing_key()
+        key = SigningKey(
+            fingerprint=public_key_fingerprint(public),
+            public_der=public,
+            sealed_private=self._root.seal(private, _SIGNING_KEY_AAD),
+            created=self._clock.now(),
+        )
+        self._store.insert_audit_signing_key(key)
+        return self._store.audit_signing_keys()[-1]
+
+    def public_keys_as(self, caller: Caller) -> list[SigningKey]:
+        authorize_identity_action(caller, "cloudtrail:ListPublicKeys", "*")
+        return self.public_keys()
+
+    def public_keys(self) -> list[SigningKey]:
+        self.signing_key()
+        return self._store.audit_signing_keys()
+
+    def write_digest(self) -> Digest | None:
+        """Sign the chain up to its newest record; None when nothing was appended since the last digest."""
+        head = self._store.audit_head()
+        last = self._store.last_audit_digest()
+        covered = last[1] if last else 0
+        if head is None or head[0] <= covered:
+            return None
+        key = self.signing_key()
+        now = self._clock.now()
+        sequence = (last[0].sequence if last else 0) + 1
+        body = digest_body(
+            sequence=sequence,
+            covers_from=covered + 1,
+            covers_to=head[0],
+            covered_hash=head[1],
+            created=now,
+            fingerprint=key.fingerprint,
+            previous_signature=last[0].signature if last else None,
+        )
+        private = self._root.unseal(key.sealed_private, _SIGNING_KEY_AAD)
+        digest = Digest(sequence, body, sign_sha256_rsa(private, body))
+        if not self._store.insert_audit_digest(digest, now, head[0]):
+            return None  # another process signed this stretch first
+        return digest
+
+    def lookup_as(self, caller: Caller, query: LookupQuery) -> tuple[list[tuple[int, bytes]], int | None]:
+        """LookupEvents for a caller: allowed by ``cloudtrail:LookupEvents`` in its identity policies."""
+        authorize_identity_action(caller, "cloudtrail:LookupEvents", "*")
+        return self.lookup(query)
+
+    def lookup(self, query: LookupQuery) -> tuple[list[tuple[int, bytes]], int | None]:
+        """Events newest first, and the sequence to continue below when there are more."""
+        rows = self._store.lookup_audit_events(
+            query.region, query.attribute, query.start, query.end, query.before, query.limit + 1
+        )
+        if len(rows) > query.limit:
+            rows = rows[: query.limit]
+            return rows, rows[-1][0]
+        return rows, None
+
+    def verify(self) -> VerifyReport:
+        keys = {key.fingerprint: key.public_der for key in self._store.audit_signing_keys()}
+        return verify_trail(self._store.audit_events(), self._store.audit_digests(), keys, self._store.audit_head())
+
+
+def _account_of(arn: str, default: str) -> str:
+    parts = arn.split(":")
+    return parts[4] if len(parts) > 5 and parts[4] else default
+
+
+@dataclass(frozen=True, slots=True)
+class LookupQuery:
+    region: str
+    attribute: tuple[str, str] | None
+    start: datetime | None
+    end: datetime | None
+    before: int | None  # continue below this sequence (from a NextToken)
+    limit: int
