@@ -7,6 +7,11 @@ harness's run_baselines.py with Trent as an external target, wrk pinned to CPU 0
 goes into docs/benchmarks.md with the command and the machine.
 
   bench/run.py [--rounds 3] [--duration 6] [--targets moto,sketch,uvicorn] [--ops encrypt,...]
+               [--compare NAME=SRC_DIR]   # also measure Trent from another source tree, same rounds
+
+--compare measures, say, the tree of an earlier commit (`git worktree add /tmp/before <commit>`,
+then `--compare before=/tmp/before/src`) next to the current one, so a change's cost is a ratio
+taken within the same rounds rather than across noisy runs.
 """
 
 from __future__ import annotations
@@ -54,13 +59,17 @@ def prepare_harness() -> None:
         )
 
 
-def start_trent(data_dir: Path, port: int) -> tuple[subprocess.Popen[bytes], str, str]:
-    trent = Path(sys.executable).parent / "trent"
-    log = (data_dir.parent / "trent-bench.log").open("wb")
+def start_trent(data_dir: Path, port: int, src: Path | None = None) -> tuple[subprocess.Popen[bytes], str, str]:
+    env = dict(os.environ)
+    if src is not None:  # another source tree shadows the installed package
+        env["PYTHONPATH"] = str(src)
+    log = (data_dir.parent / f"trent-bench-{port}.log").open("wb")
     process = subprocess.Popen(
-        ["taskset", "-c", "1", str(trent), "serve", "--data-dir", str(data_dir), "--port", str(port)],
+        ["taskset", "-c", "1", sys.executable, "-m", "trent.cli.main", "serve", *("--data-dir", str(data_dir)),
+         *("--port", str(port))],  # fmt: skip
         stdout=log,
         stderr=subprocess.STDOUT,
+        env=env,
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -86,6 +95,7 @@ def main() -> int:
     parser.add_argument("--targets", default="moto,sketch,uvicorn")
     parser.add_argument("--ops", default="encrypt,decrypt,generate-data-key,describe-key")
     parser.add_argument("--no-doc", action="store_true", help="print the table without writing docs/benchmarks.md")
+    parser.add_argument("--compare", action="append", default=[], metavar="NAME=SRC_DIR")
     args = parser.parse_args()
 
     prepare_harness()
@@ -93,6 +103,14 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="trent-bench-") as tmp:
         port = free_port()
         process, access_key, secret = start_trent(Path(tmp) / "data", port)
+        others: list[subprocess.Popen[bytes]] = []
+        externals = [f"trent=http://127.0.0.1:{port},pid={process.pid},key={access_key}:{secret}"]
+        for spec in args.compare:
+            name, _, src = spec.partition("=")
+            other_port = free_port()
+            other, other_key, other_secret = start_trent(Path(tmp) / name, other_port, Path(src))
+            others.append(other)
+            externals.append(f"{name}=http://127.0.0.1:{other_port},pid={other.pid},key={other_key}:{other_secret}")
         try:
             command = [
                 str(HARNESS_VENV / "bin" / "python"),
@@ -103,16 +121,19 @@ def main() -> int:
                 "--duration", str(args.duration),
                 "--warmup", str(args.warmup),
                 "--out", str(results),
-                "--external", f"trent=http://127.0.0.1:{port},pid={process.pid},key={access_key}:{secret}",
             ]  # fmt: skip
+            for external in externals:
+                command += ["--external", external]
             before = set(results.glob("*.md")) if results.exists() else set()
             subprocess.run(command, check=True, cwd=WORK)
         finally:
-            process.terminate()
-            process.wait(timeout=30)
+            for running in [process, *others]:
+                running.terminate()
+                running.wait(timeout=30)
     table = sorted(set(results.glob("*.md")) - before)[-1].read_text()
     shown = " ".join(["bench/run.py", f"--rounds {args.rounds}", f"--duration {args.duration}",
-                      f"--targets {args.targets}", f"--ops {args.ops}"])  # fmt: skip
+                      f"--targets {args.targets}", f"--ops {args.ops}"]
+                     + [f"--compare {spec}" for spec in args.compare])  # fmt: skip
     if not args.no_doc:
         write_doc(table, shown)
     print(table)

@@ -9,9 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from trent.domain.audit import AuditEvent, AuditResource, verify_trail
+from trent.domain.errors import AuditWriteError
 from trent.domain.keys import Key, KeyState, Material
 from trent.services.ports import Alias
 from trent.storage.sqlite import SqliteStore
+from trent.storage.sqlite_audit import SqliteAuditWriter
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
@@ -145,3 +148,105 @@ def test_reopening_keeps_data_and_schema(tmp_path: Path) -> None:
     s = SqliteStore(tmp_path / "r.db")
     assert s.get_key("us-east-1", "k1") is not None
     s.close()
+
+
+# ----------------------------------------------------------------- audit trail
+
+
+def _event(n: int, region: str = "us-east-1") -> AuditEvent:
+    return AuditEvent(
+        record={"eventName": "Encrypt", "n": n},
+        event_id=f"e{n}",
+        event_time=NOW + timedelta(seconds=n),
+        event_name="Encrypt",
+        event_source="kms.amazonaws.com",
+        read_only=True,
+        region=region,
+        account_id="111122223333",
+        username="root",
+        access_key_id="AKIA",
+        resources=(AuditResource("AWS::KMS::Key", f"arn:key/{n % 3}"),),
+    )
+
+
+def test_audit_appends_leave_the_change_token_alone(tmp_path: Path) -> None:
+    # Audit records are written for every request; if they moved the token, every request would
+    # empty the caches of every process.
+    store = SqliteStore(tmp_path / "a.db")
+    writer = SqliteAuditWriter(tmp_path / "a.db")
+    before = store.change_token()
+    store.append_audit([_event(1)])
+    writer.append([_event(2), _event(3)])
+    assert store.change_token() == before
+    store.put_tags("us-east-1", "k", {"a": "b"})
+    assert store.change_token() != before
+    writer.close()
+    store.close()
+
+
+def test_rollback_moves_the_change_token(store: SqliteStore) -> None:
+    # A cache filled inside a rolled-back transaction may hold writes that never happened.
+    before = store.change_token()
+    with pytest.raises(RuntimeError), store.transaction():  # noqa: PT012 - the whole unit fails
+        store.insert_key(_key("k1"))
+        raise RuntimeError
+    assert store.change_token() != before
+    assert store.get_key("us-east-1", "k1") is None
+
+
+def test_appends_from_two_connections_form_one_chain(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "c.db")
+    writer = SqliteAuditWriter(tmp_path / "c.db")
+    threads = [
+        threading.Thread(target=lambda base=base: [writer.append([_event(base + i)]) for i in range(50)])
+        for base in (0, 1000)
+    ]
+    for thread in threads:
+        thread.start()
+    for i in range(50):
+        with store.transaction():
+            store.insert_key(_key(f"k{i}"))
+            store.append_audit([_event(5000 + i)])
+    for thread in threads:
+        thread.join()
+    report = verify_trail(store.audit_events(batch=7), [], {}, store.audit_head())
+    assert report.intact, report.issues
+    assert report.records == 150
+    writer.close()
+    store.close()
+
+
+def test_lookup_filters_newest_first(store: SqliteStore) -> None:
+    store.append_audit([_event(n) for n in range(1, 11)] + [_event(11, region="eu-west-1")])
+    rows = store.lookup_audit_events("us-east-1", None, None, None, None, 3)
+    assert [sequence for sequence, _ in rows] == [10, 9, 8]
+    rows = store.lookup_audit_events("us-east-1", ("ResourceName", "arn:key/1"), None, None, None, 50)
+    assert [sequence for sequence, _ in rows] == [10, 7, 4, 1]
+    rows = store.lookup_audit_events("us-east-1", ("EventId", "e5"), None, None, None, 50)
+    assert [sequence for sequence, _ in rows] == [5]
+    rows = store.lookup_audit_events("us-east-1", None, NOW + timedelta(seconds=3), NOW + timedelta(seconds=4), 4, 50)
+    assert [sequence for sequence, _ in rows] == [3]
+    assert store.lookup_audit_events("eu-west-1", ("ReadOnly", "true"), None, None, None, 50)[0][0] == 11
+    assert store.lookup_audit_events("eu-west-1", ("ReadOnly", "false"), None, None, None, 50) == []
+
+
+def test_a_failed_audit_append_rolls_back_the_change(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "f.db")
+    other = sqlite3.connect(tmp_path / "f.db")
+    other.execute("CREATE TRIGGER ro BEFORE INSERT ON audit_events BEGIN SELECT RAISE(FAIL, 'read-only'); END")
+    other.commit()
+    with pytest.raises(AuditWriteError), store.transaction():  # noqa: PT012 - the whole unit fails
+        store.insert_key(_key("k1"))
+        store.append_audit([_event(1)])
+    assert store.get_key("us-east-1", "k1") is None
+    writer = SqliteAuditWriter(tmp_path / "f.db")
+    with pytest.raises(AuditWriteError):
+        writer.append([_event(2)])
+    other.execute("DROP TRIGGER ro")
+    other.commit()
+    writer.append([_event(3)])
+    assert store.audit_head() is not None
+    assert store.audit_head()[0] == 1  # type: ignore[index]
+    other.close()
+    writer.close()
+    store.close()

@@ -97,7 +97,7 @@ class SqliteBase:
             if outermost:
                 try:
                     if self._dirty:
-                        self._execute("UPDATE state_version SET version = version + 1 WHERE id = 1")
+                        self._db.execute("UPDATE state_version SET version = version + 1 WHERE id = 1")
                     self._execute("COMMIT")
                 except BaseException:
                     self._local_changes += 1
@@ -106,10 +106,11 @@ class SqliteBase:
                     raise
                 finally:
                     self._dirty = False
-                self._local_changes += 1
 
     def _execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
         if sql[:6] in _STATE_WRITES:
+            if not self._depth:  # an autocommitted write would not move state_version
+                raise StorageError("state written outside a transaction")
             self._dirty = True
         try:
             return self._db.execute(sql, params)
