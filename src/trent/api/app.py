@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,7 +28,7 @@ from trent.api.codec import OperationCodec, ServiceCodec
 from trent.api.errors import status_for
 from trent.api.handlers.kms import HANDLERS, Handler, not_yet_supported
 from trent.api.query import decode_form
-from trent.domain.audit import AuditEvent
+from trent.domain.audit import AuditEvent, random_uuid
 from trent.domain.errors import (
     AuditWriteError,
     KMSInternalException,
@@ -137,7 +136,7 @@ class KmsApi:
             return
         if scope["type"] != "http":
             return
-        request_id = str(uuid.uuid4())
+        request_id = random_uuid()
         query_service: list[str] = []  # set once a request is known to be a query-protocol one
         try:
             status, body, content_type = await self._handle(scope, receive, request_id, query_service)
@@ -223,7 +222,7 @@ class KmsApi:
         operation: str,
         codec: OperationCodec,
     ) -> tuple[int, bytes, bytes]:
-        exchange = _Exchange(_request_facts(scope, headers, request_id, KMS_SOURCE, operation))
+        exchange = _Exchange(scope, headers, request_id, KMS_SOURCE, operation)
         read_only = is_read_only(operation)
 
         def run() -> dict[str, Any] | None:
@@ -266,7 +265,7 @@ class KmsApi:
         except TrentError:
             fields = {}  # the handler answers the malformed form in its service's own words
         action = fields.get("Action", "")
-        exchange = _Exchange(_request_facts(scope, headers, request_id, f"{service}.amazonaws.com", action))
+        exchange = _Exchange(scope, headers, request_id, f"{service}.amazonaws.com", action)
         read_only = action.startswith(_QUERY_READ_ONLY_PREFIXES)
         outcome: list[tuple[int, bytes]] = []
 
@@ -299,7 +298,7 @@ class KmsApi:
         codec = cloudtrail.codec.operation(operation)
         if codec is None or scope.get("method") != "POST":
             raise UnknownOperationException("")
-        exchange = _Exchange(_request_facts(scope, headers, request_id, CLOUDTRAIL_SOURCE, operation))
+        exchange = _Exchange(scope, headers, request_id, CLOUDTRAIL_SOURCE, operation)
 
         def run() -> dict[str, Any] | None:
             exchange.caller = self._authenticate(scope, headers, body, "cloudtrail")
@@ -401,42 +400,43 @@ class KmsApi:
 class _Exchange:
     """What one request has revealed so far: enough to record it whenever it stops."""
 
-    __slots__ = ("_facts", "caller", "params")
+    __slots__ = ("_event_name", "_event_source", "_headers", "_request_id", "_scope", "caller", "params")
 
-    def __init__(self, facts: RequestFacts) -> None:
-        self._facts = facts
+    def __init__(
+        self, scope: Scope, headers: Mapping[str, str], request_id: str, event_source: str, event_name: str
+    ) -> None:
+        self._scope = scope
+        self._headers = headers
+        self._request_id = request_id
+        self._event_source = event_source
+        self._event_name = event_name
         self.caller: Caller | None = None
         self.params: Mapping[str, Any] | None = None
 
     def facts(self, caller: Caller | None) -> RequestFacts:
-        if caller is None:
-            return self._facts
+        if caller is not None:
+            return RequestFacts(
+                request_id=self._request_id,
+                event_source=self._event_source,
+                event_name=self._event_name,
+                region=caller.region,
+                source_ip=caller.source_ip,
+                user_agent=caller.user_agent,
+                caller=caller,
+            )
+        # Not authenticated: what the Authorization header claims, for the record only.
+        client = self._scope.get("client")
+        match = _CREDENTIAL.search(self._headers.get("authorization", ""))
         return RequestFacts(
-            request_id=self._facts.request_id,
-            event_source=self._facts.event_source,
-            event_name=self._facts.event_name,
-            region=caller.region,
-            source_ip=self._facts.source_ip,
-            user_agent=self._facts.user_agent,
-            caller=caller,
+            request_id=self._request_id,
+            event_source=self._event_source,
+            event_name=self._event_name,
+            region=match.group(2) if match and match.group(2) else "us-east-1",
+            source_ip=client[0] if client else "",
+            user_agent=self._headers.get("user-agent", ""),
+            caller=None,
+            access_key_id=match.group(1) if match else None,
         )
-
-
-def _request_facts(
-    scope: Scope, headers: Mapping[str, str], request_id: str, source: str, event_name: str
-) -> RequestFacts:
-    client = scope.get("client")
-    match = _CREDENTIAL.search(headers.get("authorization", ""))
-    return RequestFacts(
-        request_id=request_id,
-        event_source=source,
-        event_name=event_name,
-        region=match.group(2) if match and match.group(2) else "us-east-1",
-        source_ip=client[0] if client else "",
-        user_agent=headers.get("user-agent", ""),
-        caller=None,
-        access_key_id=match.group(1) if match else None,
-    )
 
 
 def cloudtrail_error_code(code: str) -> str:

@@ -9,6 +9,8 @@ so a trail rewritten from some point on, or cut short, no longer matches what Tr
 from __future__ import annotations
 
 import json
+import os
+import random
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,16 +30,32 @@ def chain_hash(previous: bytes, sequence: int, record: bytes) -> bytes:
 
 def cloudtrail_time(moment: datetime) -> str:
     """CloudTrail's eventTime: UTC to the second, e.g. 2026-11-28T18:00:00Z."""
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return (
+        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
+        f"T{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}Z"
+    )
 
 
-@dataclass(frozen=True, slots=True)
+# Request and event ids must be unique, not secret: a generator seeded once from the OS CSPRNG
+# gives version 4 UUIDs at a fraction of the cost of a system call per id (two per request).
+_ids = random.Random(os.urandom(32))  # noqa: S311 - uniqueness only; nothing secret is derived from ids
+os.register_at_fork(after_in_child=lambda: _ids.seed(os.urandom(32)))  # forked workers must not share ids
+
+
+def random_uuid() -> str:
+    """A version 4 UUID string (RFC 9562), for request ids and CloudTrail eventIDs."""
+    value = (_ids.getrandbits(128) & ~(0xF << 76) & ~(0x3 << 62)) | (0x4 << 76) | (0x2 << 62)
+    text = f"{value:032x}"
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
+@dataclass(slots=True)
 class AuditResource:
     resource_type: str  # AWS::KMS::Key, ...
     name: str  # the ARN
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ costs ~2 µs more per request
 class AuditEvent:
     """One CloudTrail record to append, with the fields LookupEvents filters on pulled out."""
 

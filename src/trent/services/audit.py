@@ -12,7 +12,6 @@ Two ways into the trail, one chain:
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from trent.domain.audit import (
     VerifyReport,
     cloudtrail_time,
     digest_body,
+    random_uuid,
     verify_trail,
 )
 from trent.domain.errors import AuditWriteError
@@ -99,9 +99,11 @@ class GroupCommitter:
     async def _drain(self) -> None:
         try:
             while self._pending:
+                # Let every request that is ready run up to its own commit first: they join this batch.
+                await asyncio.sleep(0)
                 batch, self._pending = self._pending[:_MAX_BATCH], self._pending[_MAX_BATCH:]
                 try:
-                    await asyncio.to_thread(self._writer.append, [event for event, _ in batch])
+                    self._writer.append([event for event, _ in batch])
                 except Exception as exc:  # noqa: BLE001 - every failure fails the batch closed
                     error = exc if isinstance(exc, AuditWriteError) else AuditWriteError("audit write failed")
                     for _, done in batch:
@@ -115,7 +117,7 @@ class GroupCommitter:
             self._draining = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RequestFacts:
     """What the edge knows about a request, for its record."""
 
@@ -210,7 +212,7 @@ class AuditService:
             identity = {"type": "Unknown", "accountId": account_id}
             if facts.access_key_id:
                 identity["accessKeyId"] = facts.access_key_id
-        event_id = str(uuid.uuid4())
+        event_id = random_uuid()
         record: dict[str, Any] = {
             "eventVersion": EVENT_VERSION,
             "userIdentity": identity,
@@ -270,7 +272,7 @@ class AuditService:
         """An AwsServiceEvent: something Trent did by itself (deletion at the end of its window, ...)."""
         now = self._clock.now()
         account = account_id or _account_of(key_arn, self._account_id)
-        event_id = str(uuid.uuid4())
+        event_id = random_uuid()
         record: dict[str, Any] = {
             "eventVersion": EVENT_VERSION,
             "userIdentity": {"accountId": account, "invokedBy": KMS_SOURCE},

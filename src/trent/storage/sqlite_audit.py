@@ -26,7 +26,6 @@ def append_events(db: sqlite3.Connection, events: Sequence[AuditEvent]) -> int:
     row = db.execute("SELECT sequence, chain_hash FROM audit_head WHERE id = 1").fetchone()
     sequence, previous = (int(row[0]), bytes(row[1])) if row else (0, GENESIS_HASH)
     rows: list[tuple[object, ...]] = []
-    resources: list[tuple[int, str, str]] = []
     for event in events:
         sequence += 1
         record = orjson.dumps(event.record)
@@ -43,20 +42,17 @@ def append_events(db: sqlite3.Connection, events: Sequence[AuditEvent]) -> int:
                 event.account_id,
                 event.username,
                 event.access_key_id,
+                "\n".join(f"{resource.resource_type}\t{resource.name}" for resource in event.resources),
                 record,
                 previous,
             )
         )
-        resources.extend((sequence, resource.resource_type, resource.name) for resource in event.resources)
     db.executemany(
         "INSERT INTO audit_events (sequence, event_id, event_time, event_name, event_source, read_only, region, "
-        "account_id, username, access_key_id, record, chain_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "account_id, username, access_key_id, resources, record, chain_hash) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         rows,
     )
-    if resources:
-        db.executemany(
-            "INSERT INTO audit_resources (sequence, resource_type, resource_name) VALUES (?, ?, ?)", resources
-        )
     db.execute(
         "INSERT INTO audit_head (id, sequence, chain_hash) VALUES (1, ?, ?) "
         "ON CONFLICT (id) DO UPDATE SET sequence = excluded.sequence, chain_hash = excluded.chain_hash",
@@ -112,8 +108,10 @@ _LOOKUP_COLUMNS = {
     "AccessKeyId": "access_key_id = ?",
     "EventSource": "event_source = ?",
     "ReadOnly": "read_only = ?",
-    "ResourceName": "sequence IN (SELECT sequence FROM audit_resources WHERE resource_name = ?)",
-    "ResourceType": "sequence IN (SELECT sequence FROM audit_resources WHERE resource_type = ?)",
+    # Exact matches inside the "type<TAB>name" lines.
+    "ResourceName": "instr(char(9) || replace(resources, char(10), char(10) || char(9)) || char(10), "
+    "char(9) || ? || char(10)) > 0",
+    "ResourceType": "instr(char(10) || resources, char(10) || ? || char(9)) > 0",
 }
 
 

@@ -1,5 +1,7 @@
 -- The audit trail (CloudTrail records), hash-chained; digests sign the chain.
 -- record holds the exact bytes that were hashed; the other columns serve LookupEvents.
+-- One secondary index only (time): every index costs each Encrypt's append, and lookups by other
+-- attributes scan newest-first with a LIMIT, which stays fast for the trail sizes LookupEvents serves.
 CREATE TABLE audit_events (
     sequence       INTEGER PRIMARY KEY,
     event_id       TEXT NOT NULL,
@@ -11,18 +13,11 @@ CREATE TABLE audit_events (
     account_id     TEXT NOT NULL,
     username       TEXT,
     access_key_id  TEXT,
+    resources      TEXT NOT NULL,  -- one "type<TAB>name" line per resource
     record         BLOB NOT NULL,
     chain_hash     BLOB NOT NULL
 );
 CREATE INDEX audit_events_time ON audit_events (region, event_time);
-CREATE INDEX audit_events_event_id ON audit_events (event_id);
-
-CREATE TABLE audit_resources (
-    sequence       INTEGER NOT NULL,
-    resource_type  TEXT NOT NULL,
-    resource_name  TEXT NOT NULL
-);
-CREATE INDEX audit_resources_name ON audit_resources (resource_name, sequence);
 
 -- The newest appended (sequence, chain_hash): a trail cut short no longer reaches it.
 CREATE TABLE audit_head (
