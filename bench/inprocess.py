@@ -92,7 +92,7 @@ async def main() -> None:
         profile = configparser.ConfigParser()
         profile.read(settings.credentials_path)
         credentials = Credentials(profile["trent"]["aws_access_key_id"], profile["trent"]["aws_secret_access_key"])
-        status, out = await call(app, *signed(credentials, "TrentService.CreateKey", {}))
+        _, out = await call(app, *signed(credentials, "TrentService.CreateKey", {}))
         key_id = json.loads(out)["KeyMetadata"]["KeyId"]
         plaintext = base64.b64encode(os.urandom(4096)).decode()
         if args.op == "encrypt":

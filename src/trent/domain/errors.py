@@ -255,6 +255,10 @@ class AuditWriteError(KMSInternalException):
 
     code = "KMSInternalException"
 
+    @classmethod
+    def unrecorded(cls) -> AuditWriteError:
+        return cls("The request could not be recorded in the audit trail. Retry the request.")
+
 
 # ----------------------------------------------------------------- CloudTrail (LookupEvents)
 

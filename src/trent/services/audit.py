@@ -105,7 +105,7 @@ class GroupCommitter:
                 try:
                     self._writer.append([event for event, _ in batch])
                 except Exception as exc:  # noqa: BLE001 - every failure fails the batch closed
-                    error = exc if isinstance(exc, AuditWriteError) else AuditWriteError("audit write failed")
+                    error = exc if isinstance(exc, AuditWriteError) else AuditWriteError.unrecorded()
                     for _, done in batch:
                         if not done.done():
                             done.set_exception(error)

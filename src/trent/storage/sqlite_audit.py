@@ -78,7 +78,7 @@ class SqliteAuditWriter:
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA busy_timeout=30000")
         except sqlite3.Error as exc:
-            raise AuditWriteError("cannot open the audit store") from exc
+            raise AuditWriteError.unrecorded() from exc
 
     def append(self, events: Sequence[AuditEvent]) -> None:
         with self._lock:
@@ -92,7 +92,7 @@ class SqliteAuditWriter:
                         self._db.execute("ROLLBACK")
                     raise
             except sqlite3.Error as exc:
-                raise AuditWriteError("the audit record could not be written") from exc
+                raise AuditWriteError.unrecorded() from exc
 
     def close(self) -> None:
         with self._lock:
@@ -123,7 +123,7 @@ class SqliteAuditMixin(SqliteBase):
             try:
                 append_events(self._db, events)
             except sqlite3.Error as exc:
-                raise AuditWriteError("the audit record could not be written") from exc
+                raise AuditWriteError.unrecorded() from exc
 
     def audit_head(self) -> tuple[int, bytes] | None:
         with self._lock:
