@@ -40,10 +40,17 @@ class Components:
     audit: AuditService
 
 
-def build(settings: Settings, *, group_commit: bool = False) -> Components:
-    """Everything wired; ``group_commit`` adds the audit writer a serving process needs."""
+def build(settings: Settings, *, group_commit: bool = False, create_root: bool = True) -> Components:
+    """Everything wired; ``group_commit`` adds the audit writer a serving process needs.
+
+    Admin commands pass ``create_root=False``: a database whose root key is missing must fail to
+    open, not get a fresh root key that none of its sealed material opens under.
+    """
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    root = LocalFileRootOfTrust.open_or_create(settings.root_key_path)
+    if create_root:
+        root = LocalFileRootOfTrust.open_or_create(settings.root_key_path)
+    else:
+        root = LocalFileRootOfTrust.load(settings.root_key_path)
     store = SqliteStore(settings.database_path)
     clock = SystemClock()
     identities = IdentityService(store, root, clock)

@@ -250,3 +250,19 @@ def test_a_failed_audit_append_rolls_back_the_change(tmp_path: Path) -> None:
     other.close()
     writer.close()
     store.close()
+
+
+def test_a_read_snapshot_does_not_see_later_appends(tmp_path: Path) -> None:
+    reader = SqliteStore(tmp_path / "t.db")
+    writer = SqliteStore(tmp_path / "t.db")
+    writer.append_audit([_event(n) for n in range(1, 4)])
+    with reader.read_snapshot():
+        head = reader.audit_head()
+        writer.append_audit([_event(4)])  # committed by another connection while the snapshot is open
+        sequences = [event.sequence for event in reader.audit_events(batch=2)]
+        assert head is not None
+        assert head[0] == 3
+        assert sequences == [1, 2, 3]
+    assert [event.sequence for event in reader.audit_events()] == [1, 2, 3, 4]
+    reader.close()
+    writer.close()

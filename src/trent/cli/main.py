@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from trent import __version__
+from trent.cli import audit as audit_cli
 from trent.cli import iam as iam_cli
 from trent.config import ConfigError, Settings, settings_from_env
 
@@ -90,12 +91,15 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     _serve_parser(sub)
     iam_cli.register(sub)
+    audit_cli.register(sub)
     args = parser.parse_args(argv)
     try:
         if args.command == "serve":
             return serve(_settings(args))
         if args.command == "iam":
             return iam_cli.run(args, parser.error)
+        if args.command == "audit":
+            return audit_cli.run(args, parser.error)
     except ConfigError as exc:
         parser.error(str(exc))
     return 2

@@ -41,6 +41,8 @@ class LocalFileRootOfTrust:
 
     @classmethod
     def load(cls, path: Path) -> LocalFileRootOfTrust:
+        if not path.exists():
+            raise RootOfTrustError(f"no root key file at {path}")
         mode = stat.S_IMODE(path.stat().st_mode)
         if mode & 0o077:
             raise RootOfTrustError(f"root key file {path} must not be readable by group or others")

@@ -45,6 +45,7 @@ _MAX_BATCH = 2000
 
 class AuditStore(Protocol):
     def transaction(self) -> AbstractContextManager[None]: ...
+    def read_snapshot(self) -> AbstractContextManager[None]: ...
     def append_audit(self, events: Sequence[AuditEvent]) -> None: ...
     def audit_head(self) -> tuple[int, bytes] | None: ...
     def audit_events(self, after: int = 0, batch: int = 5000) -> Iterator[StoredEvent]: ...
@@ -339,6 +340,17 @@ class AuditService:
         self._store.insert_audit_signing_key(key)
         return self._store.audit_signing_keys()[-1]
 
+    def sign(self, message: bytes) -> tuple[bytes, str]:
+        """SHA256withRSA over ``message`` with the current digest signing key: (signature, fingerprint).
+
+        For artefacts that must verify with the published keys but are not trail digests, such as
+        the CloudTrail-format digest files ``trent audit export`` writes. The private key is
+        unsealed for this one signature and not kept.
+        """
+        key = self.signing_key()
+        private = self._root.unseal(key.sealed_private, _SIGNING_KEY_AAD)
+        return sign_sha256_rsa(private, message), key.fingerprint
+
     def public_keys_as(self, caller: Caller) -> list[SigningKey]:
         authorize_identity_action(caller, "cloudtrail:ListPublicKeys", "*")
         return self.public_keys()
@@ -388,8 +400,12 @@ class AuditService:
         return rows, None
 
     def verify(self) -> VerifyReport:
-        keys = {key.fingerprint: key.public_der for key in self._store.audit_signing_keys()}
-        return verify_trail(self._store.audit_events(), self._store.audit_digests(), keys, self._store.audit_head())
+        # One snapshot: records a running server appends meanwhile would otherwise look like records
+        # added behind the head's back.
+        with self._store.read_snapshot():
+            keys = {key.fingerprint: key.public_der for key in self._store.audit_signing_keys()}
+            head = self._store.audit_head()
+            return verify_trail(self._store.audit_events(), self._store.audit_digests(), keys, head)
 
 
 def _account_of(arn: str, default: str) -> str:

@@ -107,6 +107,26 @@ class SqliteBase:
                 finally:
                     self._dirty = False
 
+    @contextmanager
+    def read_snapshot(self) -> Iterator[None]:
+        """Reads inside see one committed state: other processes' later commits stay invisible.
+
+        A deferred transaction in WAL mode: it takes no write lock, so writers are not held back.
+        Inside a transaction already open, it is that transaction.
+        """
+        with self._lock:
+            if self._depth:
+                yield
+                return
+            self._execute("BEGIN")
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+                self._dirty = False
+                self._db.execute("ROLLBACK")
+
     def _execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
         if sql[:6] in _STATE_WRITES:
             if not self._depth:  # an autocommitted write would not move state_version
