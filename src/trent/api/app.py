@@ -38,7 +38,7 @@ from trent.domain.errors import (
 )
 from trent.domain.grants import grant_id_from_token
 from trent.domain.identity import Caller
-from trent.domain.ids import account_root_arn
+from trent.domain.ids import account_root_arn, alias_arn
 from trent.services.audit import AuditService, RequestFacts
 from trent.services.identity import IdentityService
 from trent.services.kms import KmsService
@@ -56,6 +56,8 @@ KMS_SOURCE = "kms.amazonaws.com"
 CLOUDTRAIL_SOURCE = "cloudtrail.amazonaws.com"
 # Request members that name a key, for the record's resources when the response names none.
 _KEY_REFERENCE_MEMBERS = ("KeyId", "TargetKeyId", "SourceKeyId", "DestinationKeyId")
+# CloudTrail names the alias's key in these records (responseElements.keyId), though the API does not.
+_ALIAS_OPERATIONS = frozenset({"CreateAlias", "UpdateAlias", "DeleteAlias"})
 _QUERY_READ_ONLY_PREFIXES = ("Get", "List", "Simulate")
 # Query-protocol members that may carry secrets are never recorded.
 _QUERY_SECRET_WORDS = ("Password", "Secret", "Token", "SAMLAssertion")
@@ -232,6 +234,9 @@ class KmsApi:
             for token in exchange.params.get("GrantTokens") or ():
                 grant_id_from_token(token)  # InvalidGrantTokenException for a malformed token
             self._kms.begin_request(change_token)
+            if operation == "DeleteAlias":
+                # Its key, while the alias still names one: the record lists it.
+                exchange.alias_key_arn = self._alias_key_arn(exchange.caller, exchange.params)
             return self._handlers[operation](self._kms, exchange.caller, exchange.params)
 
         def record(result: Mapping[str, Any] | None, error: TrentError | None) -> AuditEvent:
@@ -243,17 +248,42 @@ class KmsApi:
                     arn = self._kms.audit_key_arn(caller, reference) if isinstance(reference, str) else None
                     if arn is not None and arn not in resources:
                         resources.append(arn)
+            response = None if error else self._kms_shaper.response_elements(operation, result)
+            if operation in _ALIAS_OPERATIONS and caller is not None and exchange.params:
+                resources, response = self._alias_record_parts(caller, exchange, resources, error)
             return self._audit.request_event(
                 exchange.facts(caller),
                 read_only=read_only,
                 request_parameters=self._kms_shaper.request_parameters(operation, exchange.params),
-                response_elements=None if error else self._kms_shaper.response_elements(operation, result),
+                response_elements=response,
                 resources=resources,
                 error=None if error is None else (cloudtrail_error_code(error.code), error.message),
             )
 
         result = await self._audited(run, record, read_only=read_only)
         return 200, codec.encode(result), _JSON
+
+    def _alias_key_arn(self, caller: Caller, params: Mapping[str, Any]) -> str | None:
+        name = params.get("AliasName")
+        return self._kms.audit_key_arn(caller, name) if isinstance(name, str) else None
+
+    def _alias_record_parts(
+        self, caller: Caller, exchange: _Exchange, key_arns: list[str], error: TrentError | None
+    ) -> tuple[list[str], dict[str, Any] | None]:
+        """Resources and responseElements of an alias operation: the alias and its key, as CloudTrail has them."""
+        assert exchange.params is not None  # noqa: S101 - checked by the caller
+        name = exchange.params.get("AliasName")
+        alias = (
+            alias_arn(caller.region, caller.account_id, name)
+            if isinstance(name, str) and _is_alias_name(name)
+            else None
+        )
+        key = exchange.alias_key_arn if exchange.event_name == "DeleteAlias" else next(iter(key_arns), None)
+        if exchange.event_name == "DeleteAlias":
+            resources = [arn for arn in (alias, key) if arn]
+        else:
+            resources = [*key_arns, *([alias] if alias else [])]
+        return resources, ({"keyId": key} if key and error is None else None)
 
     async def _query_request(
         self, scope: Scope, headers: dict[str, str], body: bytes, request_id: str, service: str
@@ -279,7 +309,7 @@ class KmsApi:
                 read_only=read_only,
                 request_parameters=_query_parameters(fields),
                 response_elements=None,
-                error=None if error is None else (error.code, error.message),
+                error=None if error is None else (cloudtrail_error_code(error.code), error.message),
             )
 
         if not action:
@@ -311,7 +341,7 @@ class KmsApi:
                 read_only=True,
                 request_parameters=cloudtrail.shaper.request_parameters(operation, exchange.params),
                 response_elements=None,
-                error=None if error is None else (error.code, error.message),
+                error=None if error is None else (cloudtrail_error_code(error.code), error.message),
             )
 
         result = await self._audited(run, record, read_only=True)
@@ -400,7 +430,16 @@ class KmsApi:
 class _Exchange:
     """What one request has revealed so far: enough to record it whenever it stops."""
 
-    __slots__ = ("_event_name", "_event_source", "_headers", "_request_id", "_scope", "caller", "params")
+    __slots__ = (
+        "_event_source",
+        "_headers",
+        "_request_id",
+        "_scope",
+        "alias_key_arn",
+        "caller",
+        "event_name",
+        "params",
+    )
 
     def __init__(
         self, scope: Scope, headers: Mapping[str, str], request_id: str, event_source: str, event_name: str
@@ -409,16 +448,17 @@ class _Exchange:
         self._headers = headers
         self._request_id = request_id
         self._event_source = event_source
-        self._event_name = event_name
+        self.event_name = event_name
         self.caller: Caller | None = None
         self.params: Mapping[str, Any] | None = None
+        self.alias_key_arn: str | None = None  # DeleteAlias: the key the alias named before it went
 
     def facts(self, caller: Caller | None) -> RequestFacts:
         if caller is not None:
             return RequestFacts(
                 request_id=self._request_id,
                 event_source=self._event_source,
-                event_name=self._event_name,
+                event_name=self.event_name,
                 region=caller.region,
                 source_ip=caller.source_ip,
                 user_agent=caller.user_agent,
@@ -430,7 +470,7 @@ class _Exchange:
         return RequestFacts(
             request_id=self._request_id,
             event_source=self._event_source,
-            event_name=self._event_name,
+            event_name=self.event_name,
             region=match.group(2) if match and match.group(2) else "us-east-1",
             source_ip=client[0] if client else "",
             user_agent=self._headers.get("user-agent", ""),
@@ -440,7 +480,7 @@ class _Exchange:
 
 
 def cloudtrail_error_code(code: str) -> str:
-    """CloudTrail's errorCode for a KMS error: AWS logs denials as AccessDenied."""
+    """CloudTrail's errorCode for an error: AWS logs denials as AccessDenied, whatever the service said."""
     return "AccessDenied" if code == "AccessDeniedException" else code
 
 
@@ -485,3 +525,7 @@ async def _read_body(receive: Receive, headers: dict[str, str]) -> bytes:
 
 def _error_body(error: TrentError) -> bytes:
     return orjson.dumps({"__type": error.code, "message": error.message})
+
+
+def _is_alias_name(name: object) -> bool:
+    return isinstance(name, str) and name.startswith("alias/") and ":" not in name

@@ -60,7 +60,13 @@ _RESPONSE_RECORDED: Final = frozenset(
 _DEFAULTS: Final = {
     "Encrypt": {"encryptionAlgorithm": "SYMMETRIC_DEFAULT"},
     "Decrypt": {"encryptionAlgorithm": "SYMMETRIC_DEFAULT"},
+    "ReEncrypt": {
+        "sourceEncryptionAlgorithm": "SYMMETRIC_DEFAULT",
+        "destinationEncryptionAlgorithm": "SYMMETRIC_DEFAULT",
+    },
 }
+# Member names CloudTrail keeps as the model spells them instead of lowerCamel-casing them.
+_VERBATIM_NAMES: Final = frozenset({"AWSAccountId"})
 
 
 def is_read_only(operation: str) -> bool:
@@ -75,7 +81,7 @@ def cloudtrail_date(moment: datetime) -> str:
 
 
 def _lower_camel(name: str) -> str:
-    return name[:1].lower() + name[1:]
+    return name if name in _VERBATIM_NAMES else name[:1].lower() + name[1:]
 
 
 def _hidden(shape: Shape) -> bool:
