@@ -431,7 +431,73 @@ def s_revoke_grant(kms: Any) -> Call:
     return Call(response, {"keyId": key["KeyId"], "grantId": grant["GrantId"]}, [key["Arn"]])
 
 
+def s_get_public_key(kms: Any) -> Call:
+    key = _key(kms, KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")
+    return Call(kms.get_public_key(KeyId=key["KeyId"]), {"keyId": key["KeyId"]}, [key["Arn"]])
+
+
+def s_sign(kms: Any) -> Call:
+    key = _key(kms, KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")
+    response = kms.sign(KeyId=key["KeyId"], Message=b"m", MessageType="RAW", SigningAlgorithm="ECDSA_SHA_256")
+    parameters = {"keyId": key["KeyId"], "messageType": "RAW", "signingAlgorithm": "ECDSA_SHA_256"}
+    return Call(response, parameters, [key["Arn"]])
+
+
+def s_verify(kms: Any) -> Call:
+    key = _key(kms, KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")
+    signature = kms.sign(KeyId=key["KeyId"], Message=b"m", SigningAlgorithm="ECDSA_SHA_256")["Signature"]
+    response = kms.verify(
+        KeyId=key["KeyId"], Message=b"m", MessageType="RAW", Signature=signature, SigningAlgorithm="ECDSA_SHA_256"
+    )
+    parameters = {"keyId": key["KeyId"], "messageType": "RAW", "signingAlgorithm": "ECDSA_SHA_256"}
+    return Call(response, parameters, [key["Arn"]])
+
+
+def s_generate_mac(kms: Any) -> Call:
+    key = _key(kms, KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")
+    response = kms.generate_mac(KeyId=key["KeyId"], Message=b"m", MacAlgorithm="HMAC_SHA_256")
+    return Call(response, {"keyId": key["KeyId"], "macAlgorithm": "HMAC_SHA_256"}, [key["Arn"]])
+
+
+def s_verify_mac(kms: Any) -> Call:
+    key = _key(kms, KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")
+    mac = kms.generate_mac(KeyId=key["KeyId"], Message=b"m", MacAlgorithm="HMAC_SHA_256")["Mac"]
+    response = kms.verify_mac(KeyId=key["KeyId"], Message=b"m", MacAlgorithm="HMAC_SHA_256", Mac=mac)
+    return Call(response, {"keyId": key["KeyId"], "macAlgorithm": "HMAC_SHA_256"}, [key["Arn"]])
+
+
+def s_derive_shared_secret(kms: Any) -> Call:
+    key = _key(kms, KeySpec="ECC_NIST_P256", KeyUsage="KEY_AGREEMENT")
+    peer = kms.get_public_key(KeyId=_key(kms, KeySpec="ECC_NIST_P256", KeyUsage="KEY_AGREEMENT")["KeyId"])
+    response = kms.derive_shared_secret(KeyId=key["KeyId"], KeyAgreementAlgorithm="ECDH", PublicKey=peer["PublicKey"])
+    return Call(response, {"keyId": key["KeyId"], "keyAgreementAlgorithm": "ECDH"}, [key["Arn"]])
+
+
+def _data_key_pair(kms: Any, operation: str) -> Call:
+    key = _key(kms)
+    context = {"purpose": "audit"}
+    response = getattr(kms, operation)(KeyId=key["KeyId"], KeyPairSpec="ECC_NIST_P256", EncryptionContext=context)
+    parameters = {"keyId": key["KeyId"], "keyPairSpec": "ECC_NIST_P256", "encryptionContext": context}
+    return Call(response, parameters, [key["Arn"]])
+
+
+def s_generate_data_key_pair(kms: Any) -> Call:
+    return _data_key_pair(kms, "generate_data_key_pair")
+
+
+def s_generate_data_key_pair_without_plaintext(kms: Any) -> Call:
+    return _data_key_pair(kms, "generate_data_key_pair_without_plaintext")
+
+
 SCENARIOS: dict[str, Callable[[Any], Call]] = {
+    "DeriveSharedSecret": s_derive_shared_secret,
+    "GenerateDataKeyPair": s_generate_data_key_pair,
+    "GenerateDataKeyPairWithoutPlaintext": s_generate_data_key_pair_without_plaintext,
+    "GenerateMac": s_generate_mac,
+    "GetPublicKey": s_get_public_key,
+    "Sign": s_sign,
+    "Verify": s_verify,
+    "VerifyMac": s_verify_mac,
     "CancelKeyDeletion": s_cancel_key_deletion,
     "CreateAlias": s_create_alias,
     "CreateGrant": s_create_grant,
@@ -465,6 +531,14 @@ SCENARIOS: dict[str, Callable[[Any], Call]] = {
 
 # CloudTrail's readOnly for KMS (the AWS samples): reads and cryptographic operations are read-only.
 READ_ONLY = {
+    "DeriveSharedSecret",
+    "GenerateDataKeyPair",
+    "GenerateDataKeyPairWithoutPlaintext",
+    "GenerateMac",
+    "GetPublicKey",
+    "Sign",
+    "Verify",
+    "VerifyMac",
     "Decrypt",
     "DescribeKey",
     "Encrypt",
@@ -822,6 +896,22 @@ def test_secrets_are_never_recorded(fresh_server: TrentServer) -> None:
     without = kms.generate_data_key_without_plaintext(KeyId=key["KeyId"], NumberOfBytes=48)
     secrets["data key ciphertext (without plaintext)"] = without["CiphertextBlob"]
     secrets["random"] = kms.generate_random(NumberOfBytes=48)["Plaintext"]
+    pair = kms.generate_data_key_pair(KeyId=key["KeyId"], KeyPairSpec="ECC_NIST_P256", EncryptionContext=context)
+    secrets["data key pair private key"] = pair["PrivateKeyPlaintext"]
+    secrets["data key pair private key ciphertext"] = pair["PrivateKeyCiphertextBlob"]
+    signer = _key(kms, KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")
+    message = os.urandom(40)
+    secrets["signed message"] = message
+    secrets["signature"] = kms.sign(KeyId=signer["KeyId"], Message=message, SigningAlgorithm="ECDSA_SHA_256")[
+        "Signature"
+    ]
+    mac_key = _key(kms, KeySpec="HMAC_384", KeyUsage="GENERATE_VERIFY_MAC")
+    secrets["mac"] = kms.generate_mac(KeyId=mac_key["KeyId"], Message=message, MacAlgorithm="HMAC_SHA_384")["Mac"]
+    agreement = _key(kms, KeySpec="ECC_NIST_P384", KeyUsage="KEY_AGREEMENT")
+    peer = kms.get_public_key(KeyId=_key(kms, KeySpec="ECC_NIST_P384", KeyUsage="KEY_AGREEMENT")["KeyId"])
+    secrets["shared secret"] = kms.derive_shared_secret(
+        KeyId=agreement["KeyId"], KeyAgreementAlgorithm="ECDH", PublicKey=peer["PublicKey"]
+    )["SharedSecret"]
     decrypted_key = kms.decrypt(CiphertextBlob=data_key["CiphertextBlob"], EncryptionContext=context)
     assert decrypted_key["Plaintext"] == data_key["Plaintext"]
     kms.retire_grant(GrantToken=grant["GrantToken"])

@@ -12,14 +12,6 @@ from trent.domain import errors
 
 # Operations in the model that answer UnsupportedOperationException for now, and why.
 NOT_YET: dict[str, str] = {
-    "Sign": "asymmetric key specs are not implemented yet",
-    "Verify": "asymmetric key specs are not implemented yet",
-    "GetPublicKey": "asymmetric key specs are not implemented yet",
-    "GenerateMac": "HMAC key specs are not implemented yet",
-    "VerifyMac": "HMAC key specs are not implemented yet",
-    "DeriveSharedSecret": "key-agreement key specs are not implemented yet",
-    "GenerateDataKeyPair": "data key pairs arrive with the asymmetric key specs",
-    "GenerateDataKeyPairWithoutPlaintext": "data key pairs arrive with the asymmetric key specs",
     "Encapsulate": "ML-KEM key specs are not implemented yet",
     "Decapsulate": "ML-KEM key specs are not implemented yet",
     "EnableKeyRotation": "rotation is not implemented yet",
@@ -41,14 +33,24 @@ NOT_YET: dict[str, str] = {
     "UpdateCustomKeyStore": "custom key stores (CloudHSM, XKS) are out of scope",
 }
 
+# What implemented operations cannot do, and why: AWS's answer for an unsupported algorithm instead.
+GAPS: dict[str, str] = {
+    "Sign/Verify with ED25519_PH_SHA_512": "the `cryptography` library has no Ed25519ph (pre-hashed "
+    "Ed25519); DescribeKey lists the algorithm as AWS does, Sign and Verify answer "
+    "`UnsupportedOperationException` (a hand-written Ed25519ph would be a hand-rolled primitive)",
+    "KeySpec SM2, KeyPairSpec SM2, SM2PKE, SM2DSA": "AWS offers SM2 only in its China Regions; "
+    "`UnsupportedOperationException`",
+    "Recipient (Nitro Enclaves attestation)": "Decrypt, GenerateDataKey*, GenerateRandom, "
+    "DeriveSharedSecret answer `UnsupportedOperationException` when it is given",
+    "Origin EXTERNAL for asymmetric and HMAC keys": "arrives with key material import",
+}
+
 # Modeled error shapes Trent does not raise yet, and why.
 ERRORS_NOT_YET: dict[str, str] = {
     "ConflictException": "raised by RotateKeyOnDemand, not implemented yet",
     "ExpiredImportTokenException": "key material import is not implemented yet",
     "IncorrectKeyMaterialException": "key material import is not implemented yet",
     "InvalidImportTokenException": "key material import is not implemented yet",
-    "KMSInvalidMacException": "HMAC keys are not implemented yet",
-    "KMSInvalidSignatureException": "asymmetric signing keys are not implemented yet",
 }
 # Errors only custom key stores raise: every modeled error with one of these prefixes.
 _KEY_STORE_ERROR_PREFIXES = ("CloudHsmCluster", "CustomKeyStore", "IncorrectTrustAnchor", "Xks")
@@ -86,6 +88,8 @@ def render() -> str:
             lines.append(f"| {name} | supported | |")
         else:
             lines.append(f"| {name} | not yet | {NOT_YET.get(name, 'not implemented yet')} |")
+    lines += ["", "## Known gaps in implemented operations", "", "| What | Why |", "|---|---|"]
+    lines += [f"| {what} | {why} |" for what, why in GAPS.items()]
     lines += ["", "## Modeled errors Trent does not raise yet", "", "| Error | Why |", "|---|---|"]
     lines += [f"| {name} | {why} |" for name, why in errors_not_raised().items()]
     return "\n".join(lines) + "\n"

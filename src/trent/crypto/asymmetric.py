@@ -261,6 +261,19 @@ def _signing_algorithm(spec: str, algorithm: str, message: bytes, message_type: 
     return alg
 
 
+def check_signing_request(spec: str, algorithm: str, message: bytes, message_type: str) -> None:
+    """The checks Sign and Verify make before touching a key, so callers can answer before any work."""
+    _signing_algorithm(spec, algorithm, message, message_type)
+
+
+def check_peer_public_key(spec: str, peer_spki_der: bytes) -> None:
+    """DeriveSharedSecret's peer key: a DER SubjectPublicKeyInfo on the key spec's curve."""
+    peer = _load_public_any(peer_spki_der)
+    curve = _EC_CURVES.get(spec)
+    if curve is None or not isinstance(peer, ec.EllipticCurvePublicKey) or peer.curve.name != curve.name:
+        raise InvalidPublicKey("peer public key is not a point on the key's curve")
+
+
 def _hash_of(alg: _SigningAlgorithm) -> hashes.HashAlgorithm:
     if alg.hash is None:  # pragma: no cover - only RAW-only schemes without a separate hash lack one
         raise IncompatibleAlgorithm("algorithm has no separate hash")

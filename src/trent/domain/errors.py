@@ -179,6 +179,14 @@ class InvalidKeyUsageException(TrentError):
         return cls(f"{key_arn} key usage is {usage} which is not valid for {operation}.")
 
 
+class KMSInvalidSignatureException(TrentError):
+    """Verify of a signature that is not valid: AWS answers with an empty message."""
+
+
+class KMSInvalidMacException(TrentError):
+    """VerifyMac of a MAC that is not valid: AWS answers with an empty message."""
+
+
 class InvalidMarkerException(TrentError):
     @classmethod
     def bad(cls) -> InvalidMarkerException:

@@ -17,6 +17,22 @@ SYMMETRIC_GRANT_OPERATIONS = frozenset(
         "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext", "CreateGrant", "RetireGrant", "DescribeKey",
     }
 )  # fmt: skip
+_ALWAYS_GRANTABLE = frozenset({"CreateGrant", "RetireGrant", "DescribeKey"})
+_GRANTABLE_BY_USAGE = {
+    "ENCRYPT_DECRYPT": frozenset({"Encrypt", "Decrypt", "ReEncryptFrom", "ReEncryptTo", "GetPublicKey"}),
+    "SIGN_VERIFY": frozenset({"Sign", "Verify", "GetPublicKey"}),
+    "KEY_AGREEMENT": frozenset({"DeriveSharedSecret", "GetPublicKey"}),
+    "GENERATE_VERIFY_MAC": frozenset({"GenerateMac", "VerifyMac"}),
+}
+
+
+def grantable_operations(key_spec: str, key_usage: str) -> frozenset[str]:
+    """The grant operations a key of this spec and usage supports; others are a ValidationException."""
+    if key_spec == "SYMMETRIC_DEFAULT":
+        return SYMMETRIC_GRANT_OPERATIONS
+    return _ALWAYS_GRANTABLE | _GRANTABLE_BY_USAGE.get(key_usage, frozenset())
+
+
 # Operations whose requests carry an encryption context, so constraints can be checked.
 CONTEXT_OPERATIONS = frozenset(
     {

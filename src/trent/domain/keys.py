@@ -6,6 +6,13 @@ import enum
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from trent.crypto.asymmetric import (
+    ASYMMETRIC_KEY_SPECS,
+    ENCRYPTION_ALGORITHMS_FOR_SPEC,
+    KEY_AGREEMENT_SPECS,
+    SIGNING_ALGORITHMS_FOR_SPEC,
+)
+from trent.crypto.hmac_keys import MAC_ALGORITHM_FOR_SPEC
 from trent.domain.errors import DisabledException, KMSInvalidStateException, TrentError
 
 
@@ -22,6 +29,9 @@ class KeyState(enum.StrEnum):
 
 SYMMETRIC_DEFAULT = "SYMMETRIC_DEFAULT"
 ENCRYPT_DECRYPT = "ENCRYPT_DECRYPT"
+SIGN_VERIFY = "SIGN_VERIFY"
+GENERATE_VERIFY_MAC = "GENERATE_VERIFY_MAC"
+KEY_AGREEMENT = "KEY_AGREEMENT"
 
 # The deprecated CustomerMasterKeySpec enum lacks the newer specs; DescribeKey omits it for those.
 _LEGACY_SPECS = frozenset(
@@ -83,6 +93,32 @@ class Key:
     @property
     def is_symmetric_encryption(self) -> bool:
         return self.key_spec == SYMMETRIC_DEFAULT and self.key_usage == ENCRYPT_DECRYPT
+
+    @property
+    def is_asymmetric(self) -> bool:
+        return self.key_spec in ASYMMETRIC_KEY_SPECS
+
+    @property
+    def is_hmac(self) -> bool:
+        return self.key_spec in MAC_ALGORITHM_FOR_SPEC
+
+    def algorithms(self) -> tuple[str, tuple[str, ...]] | None:
+        """The one algorithm list DescribeKey and GetPublicKey show: (member name, values in AWS's order)."""
+        return algorithms_for(self.key_spec, self.key_usage)
+
+
+def algorithms_for(spec: str, usage: str) -> tuple[str, tuple[str, ...]] | None:
+    if usage == ENCRYPT_DECRYPT:
+        values = (SYMMETRIC_DEFAULT,) if spec == SYMMETRIC_DEFAULT else ENCRYPTION_ALGORITHMS_FOR_SPEC.get(spec, ())
+        return "EncryptionAlgorithms", values
+    if usage == SIGN_VERIFY:
+        return "SigningAlgorithms", SIGNING_ALGORITHMS_FOR_SPEC.get(spec, ())
+    if usage == GENERATE_VERIFY_MAC:
+        mac = MAC_ALGORITHM_FOR_SPEC.get(spec)
+        return "MacAlgorithms", (mac,) if mac else ()
+    if usage == KEY_AGREEMENT:
+        return "KeyAgreementAlgorithms", ("ECDH",) if spec in KEY_AGREEMENT_SPECS else ()
+    return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from trent.domain.errors import (
     NotFoundException,
     ValidationException,
 )
-from trent.domain.grants import SYMMETRIC_GRANT_OPERATIONS, Grant, grant_id_from_token, make_grant_token
+from trent.domain.grants import Grant, grant_id_from_token, grantable_operations, make_grant_token
 from trent.domain.identity import Caller
 from trent.domain.ids import account_root_arn, key_id_to_bytes, parse_key_reference
 from trent.domain.keys import Key, StateRule, check_state
@@ -99,8 +99,9 @@ class GrantOperations:
                 "1 validation error detected: Value '[]' at 'operations' failed to satisfy constraint: "
                 "Member must have length greater than or equal to 1"
             )
-        unsupported = [op for op in operations if op not in SYMMETRIC_GRANT_OPERATIONS]
-        if unsupported and key.is_symmetric_encryption:
+        grantable = grantable_operations(key.key_spec, key.key_usage)
+        unsupported = [op for op in operations if op not in grantable]
+        if unsupported:
             raise ValidationException(
                 f"Grant operations [{', '.join(unsupported)}] are not supported for this key (key spec {key.key_spec})."
             )

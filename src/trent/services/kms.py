@@ -53,6 +53,7 @@ from trent.domain.policy import DEFAULT_POLICY_NAME, CompiledPolicy, default_key
 from trent.services.authorize import authorize, authorize_identity_action, principal_of
 from trent.services.grants import GrantOperations
 from trent.services.keycache import KeyCache, material_aad
+from trent.services.kms_asymmetric import AsymmetricOperations, new_key_material, uses_rsa_encryption
 from trent.services.ports import Alias, Clock, Page, RootOfTrust, Store
 
 MAX_TAGS = 50
@@ -70,7 +71,7 @@ class EncryptResult:
     ciphertext_blob: bytes
     key_arn: str
     encryption_algorithm: str
-    key_material_id: str
+    key_material_id: str | None  # None for asymmetric keys: AWS names no material for them
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +79,7 @@ class DecryptResult:
     plaintext: bytes
     key_arn: str
     encryption_algorithm: str
-    key_material_id: str
+    key_material_id: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,11 +97,11 @@ class ReEncryptResult:
     key_arn: str
     source_encryption_algorithm: str
     destination_encryption_algorithm: str
-    source_key_material_id: str
-    destination_key_material_id: str
+    source_key_material_id: str | None
+    destination_key_material_id: str | None
 
 
-class KmsService(GrantOperations):
+class KmsService(GrantOperations, AsymmetricOperations):
     def __init__(
         self,
         store: Store,
@@ -205,8 +206,8 @@ class KmsService(GrantOperations):
         usage = key_usage or ENCRYPT_DECRYPT
         if usage not in USAGES_BY_SPEC.get(spec, frozenset()):
             raise ValidationException(f"KeyUsage {usage} is not compatible with KeySpec {spec}")
-        if spec != SYMMETRIC_DEFAULT:
-            raise UnsupportedOperationException(f"KeySpec {spec} is not supported by this Trent server yet.")
+        if spec == "SM2":
+            raise UnsupportedOperationException("KeySpec SM2 is supported only in China Regions.")
         origin = origin or "AWS_KMS"
         if custom_key_store_id is not None or origin in ("AWS_CLOUDHSM", "EXTERNAL_KEY_STORE"):
             raise CustomKeyStoreNotFoundException(
@@ -245,7 +246,7 @@ class KmsService(GrantOperations):
             )
 
         now = self._clock.now()
-        material = random_bytes(SYMMETRIC_MATERIAL_BYTES)
+        material = new_key_material(spec)
         material_id = ciphertext.material_id_for(key_id, material)
         key = Key(
             key_id=key_id,
@@ -480,11 +481,12 @@ class KmsService(GrantOperations):
         operation: str,
         context: Mapping[str, str] | None,
         algorithm: str | None = None,
+        facts: dict[str, str | Sequence[str] | None] | None = None,
     ) -> Key:
         key, alias = self._resolve_for_use(caller, key_ref)
-        facts: dict[str, str | Sequence[str] | None] = {"kms:requestalias": alias}
-        facts["kms:encryptionalgorithm"] = algorithm or SYMMETRIC_DEFAULT
-        self.authorize_key(caller, action, key, context=context, facts=facts)
+        all_facts: dict[str, str | Sequence[str] | None] = {"kms:requestalias": alias, **(facts or {})}
+        all_facts["kms:encryptionalgorithm"] = algorithm or SYMMETRIC_DEFAULT
+        self.authorize_key(caller, action, key, context=context, facts=all_facts)
         check_state(key, StateRule.CRYPTO)
         if key.key_usage != ENCRYPT_DECRYPT:
             raise InvalidKeyUsageException.usage(key.arn, key.key_usage, operation)
@@ -500,9 +502,12 @@ class KmsService(GrantOperations):
         dry_run: bool,
     ) -> EncryptResult:
         key = self._symmetric_key_for(caller, key_ref, "kms:Encrypt", "Encrypt", context, algorithm)
-        algorithm = _check_algorithm(key, algorithm)
+        algorithm = self._encryption_algorithm(key, algorithm, context)
         if dry_run:
             raise DryRunOperationException.would_succeed()
+        if uses_rsa_encryption(key):
+            blob, algorithm = self.rsa_encrypt(key, plaintext, algorithm, context)
+            return EncryptResult(blob, key.arn, algorithm, None)
         material_id, material = self._current_material(key)
         blob = ciphertext.encrypt(key.key_id, material_id, material, plaintext, context)
         return EncryptResult(blob, key.arn, algorithm, material_id)
@@ -517,11 +522,12 @@ class KmsService(GrantOperations):
         action: str,
         operation: str,
     ) -> DecryptResult:
+        named = None if key_ref is None else self.resolve(caller, key_ref, allow_alias=True)
+        if named is not None and uses_rsa_encryption(named):
+            return self._open_rsa(caller, named, blob, context, key_ref, algorithm, action, operation)
         parsed = ciphertext.parse(blob)
-        if key_ref is not None:
-            named = self.resolve(caller, key_ref, allow_alias=True)
-            if named.key_id != parsed.key_id:
-                raise IncorrectKeyException.mismatch()
+        if named is not None and named.key_id != parsed.key_id:
+            raise IncorrectKeyException.mismatch()
         key = self._cache.key(caller.region, parsed.key_id)
         if key is None:
             # A key that exists elsewhere or was deleted gets AWS's answer; an id never issued
@@ -542,6 +548,32 @@ class KmsService(GrantOperations):
             raise InvalidCiphertextException
         return DecryptResult(ciphertext.decrypt(parsed, material, context), key.arn, algorithm, parsed.material_id)
 
+    def _open_rsa(
+        self,
+        caller: Caller,
+        key: Key,
+        blob: bytes,
+        context: Mapping[str, str] | None,
+        key_ref: str | None,
+        algorithm: str | None,
+        action: str,
+        operation: str,
+    ) -> DecryptResult:
+        """An RSA key's ciphertext: the bare RSAES-OAEP output, opened with the named key."""
+        facts: dict[str, str | Sequence[str] | None] = {
+            "kms:encryptionalgorithm": algorithm or SYMMETRIC_DEFAULT,
+            "kms:requestalias": _alias_in(key_ref) if key_ref is not None else None,
+        }
+        self.authorize_key(caller, action, key, context=context, facts=facts)
+        check_state(key, StateRule.CRYPTO)
+        plaintext, chosen = self.rsa_decrypt(key, blob, algorithm, context)
+        return DecryptResult(plaintext, key.arn, chosen, None)
+
+    def _encryption_algorithm(self, key: Key, algorithm: str | None, context: Mapping[str, str] | None) -> str:
+        if uses_rsa_encryption(key):
+            return self.check_rsa_request(key, algorithm, context)
+        return _check_algorithm(key, algorithm)
+
     def dry_run_ignoring_ciphertext(
         self,
         caller: Caller,
@@ -553,7 +585,7 @@ class KmsService(GrantOperations):
     ) -> None:
         """DryRun with IGNORE_CIPHERTEXT: every check of the named key, none of the ciphertext."""
         key = self._symmetric_key_for(caller, key_ref, action, operation, context, algorithm)
-        _check_algorithm(key, algorithm)
+        self._encryption_algorithm(key, algorithm, context)
 
     def decrypt(
         self,
@@ -587,11 +619,20 @@ class KmsService(GrantOperations):
         destination = self._symmetric_key_for(
             caller, destination_key_ref, "kms:ReEncryptTo", "ReEncrypt", destination_context, destination_algorithm
         )
-        destination_algorithm = _check_algorithm(destination, destination_algorithm)
+        destination_algorithm = self._encryption_algorithm(destination, destination_algorithm, destination_context)
         if dry_run:
             raise DryRunOperationException.would_succeed()
-        material_id, material = self._current_material(destination)
-        new_blob = ciphertext.encrypt(destination.key_id, material_id, material, opened.plaintext, destination_context)
+        material_id: str | None
+        if uses_rsa_encryption(destination):
+            new_blob, destination_algorithm = self.rsa_encrypt(
+                destination, opened.plaintext, destination_algorithm, destination_context
+            )
+            material_id = None
+        else:
+            material_id, material = self._current_material(destination)
+            new_blob = ciphertext.encrypt(
+                destination.key_id, material_id, material, opened.plaintext, destination_context
+            )
         return ReEncryptResult(
             ciphertext_blob=new_blob,
             source_key_arn=opened.key_arn,

@@ -59,8 +59,9 @@ def key_metadata(key: Key) -> dict[str, Any]:
         "KeySpec": key.key_spec,
         "MultiRegion": key.multi_region,
     }
-    if key.key_usage == "ENCRYPT_DECRYPT":
-        metadata["EncryptionAlgorithms"] = ["SYMMETRIC_DEFAULT"]
+    algorithms = key.algorithms()
+    if algorithms is not None:
+        metadata[algorithms[0]] = list(algorithms[1])
     if key.is_symmetric_encryption:
         metadata["CurrentKeyMaterialId"] = key.current_material_id
     return metadata
@@ -386,6 +387,103 @@ def generate_random(svc: KmsService, caller: Caller, p: Params) -> Result:
     return {"Plaintext": svc.generate_random(caller, p.get("NumberOfBytes"), p.get("CustomKeyStoreId"))}
 
 
+# ===================================================================== asymmetric and HMAC keys
+
+
+def _no_recipient(p: Params) -> None:
+    if p.get("Recipient") is not None:
+        raise UnsupportedOperationException("Recipient attestation is not supported by this Trent server.")
+
+
+def get_public_key(svc: KmsService, caller: Caller, p: Params) -> Result:
+    result = svc.get_public_key(caller, p["KeyId"])
+    key = result.key
+    out: dict[str, Any] = {
+        "KeyId": key.arn,
+        "PublicKey": result.public_key,
+        "CustomerMasterKeySpec": key.customer_master_key_spec,
+        "KeySpec": key.key_spec,
+        "KeyUsage": key.key_usage,
+    }
+    algorithms = key.algorithms()
+    if algorithms is not None:
+        out[algorithms[0]] = list(algorithms[1])
+    return out
+
+
+def sign(svc: KmsService, caller: Caller, p: Params) -> Result:
+    result = svc.sign(
+        caller, p["KeyId"], p["Message"], p.get("MessageType"), p["SigningAlgorithm"], bool(p.get("DryRun"))
+    )
+    return {"KeyId": result.key_arn, "Signature": result.signature, "SigningAlgorithm": result.signing_algorithm}
+
+
+def verify(svc: KmsService, caller: Caller, p: Params) -> Result:
+    result = svc.verify(
+        caller,
+        p["KeyId"],
+        p["Message"],
+        p.get("MessageType"),
+        p["Signature"],
+        p["SigningAlgorithm"],
+        bool(p.get("DryRun")),
+    )
+    return {"KeyId": result.key_arn, "SignatureValid": True, "SigningAlgorithm": result.signing_algorithm}
+
+
+def generate_mac(svc: KmsService, caller: Caller, p: Params) -> Result:
+    result = svc.generate_mac(caller, p["KeyId"], p["Message"], p["MacAlgorithm"], bool(p.get("DryRun")))
+    return {"Mac": result.mac, "MacAlgorithm": result.mac_algorithm, "KeyId": result.key_arn}
+
+
+def verify_mac(svc: KmsService, caller: Caller, p: Params) -> Result:
+    result = svc.verify_mac(caller, p["KeyId"], p["Message"], p["MacAlgorithm"], p["Mac"], bool(p.get("DryRun")))
+    return {"KeyId": result.key_arn, "MacValid": True, "MacAlgorithm": result.mac_algorithm}
+
+
+def derive_shared_secret(svc: KmsService, caller: Caller, p: Params) -> Result:
+    _no_recipient(p)
+    result = svc.derive_shared_secret(
+        caller, p["KeyId"], p["KeyAgreementAlgorithm"], p["PublicKey"], bool(p.get("DryRun"))
+    )
+    return {
+        "KeyId": result.key_arn,
+        "SharedSecret": result.shared_secret,
+        "KeyAgreementAlgorithm": p["KeyAgreementAlgorithm"],
+        "KeyOrigin": result.key_origin,
+    }
+
+
+def _generate_data_key_pair(svc: KmsService, caller: Caller, p: Params, *, with_plaintext: bool) -> dict[str, Any]:
+    _no_recipient(p)
+    result = svc.generate_data_key_pair(
+        caller,
+        p["KeyId"],
+        p["KeyPairSpec"],
+        p.get("EncryptionContext"),
+        bool(p.get("DryRun")),
+        with_plaintext=with_plaintext,
+    )
+    out: dict[str, Any] = {
+        "PrivateKeyCiphertextBlob": result.private_key_ciphertext_blob,
+        "PublicKey": result.public_key,
+        "KeyId": result.key_arn,
+        "KeyPairSpec": result.key_pair_spec,
+        "KeyMaterialId": result.key_material_id,
+    }
+    if with_plaintext:
+        out["PrivateKeyPlaintext"] = result.private_key_plaintext
+    return out
+
+
+def generate_data_key_pair(svc: KmsService, caller: Caller, p: Params) -> Result:
+    return _generate_data_key_pair(svc, caller, p, with_plaintext=True)
+
+
+def generate_data_key_pair_without_plaintext(svc: KmsService, caller: Caller, p: Params) -> Result:
+    return _generate_data_key_pair(svc, caller, p, with_plaintext=False)
+
+
 # ===================================================================== grants
 
 
@@ -477,6 +575,14 @@ def revoke_grant(svc: KmsService, caller: Caller, p: Params) -> Result:
 
 
 HANDLERS: dict[str, Handler] = {
+    "DeriveSharedSecret": derive_shared_secret,
+    "GenerateDataKeyPair": generate_data_key_pair,
+    "GenerateDataKeyPairWithoutPlaintext": generate_data_key_pair_without_plaintext,
+    "GenerateMac": generate_mac,
+    "GetPublicKey": get_public_key,
+    "Sign": sign,
+    "Verify": verify,
+    "VerifyMac": verify_mac,
     "CreateGrant": create_grant,
     "ListGrants": list_grants,
     "ListRetirableGrants": list_retirable_grants,
