@@ -27,6 +27,9 @@ class Settings:
     deletion_sweep_seconds: float = 60.0
     # How often a signed digest of the audit trail is written (CloudTrail writes one an hour).
     audit_digest_seconds: float = 3600.0
+    # --dev only: start with the clock this far ahead, as if the server had been down that long
+    # (tests of rotation, expiry and deletion across a restart).
+    dev_clock_offset_seconds: float = 0.0
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"\d{12}", self.account_id):
@@ -39,6 +42,10 @@ class Settings:
             raise ConfigError("deletion sweep interval must be positive")
         if self.audit_digest_seconds <= 0:
             raise ConfigError("audit digest interval must be positive")
+        if self.dev_clock_offset_seconds < 0:
+            raise ConfigError("the dev clock offset must not be negative")
+        if self.dev_clock_offset_seconds and not self.dev:
+            raise ConfigError("TRENT_DEV_CLOCK_OFFSET_SECONDS is for --dev servers only")
 
     @property
     def database_path(self) -> Path:
@@ -77,6 +84,7 @@ def settings_from_env(environ: dict[str, str] | None = None, **overrides: object
         "workers": int,
         "deletion_sweep_seconds": float,
         "audit_digest_seconds": float,
+        "dev_clock_offset_seconds": float,
     }
     for name, convert in conversions.items():
         text = env.get(f"TRENT_{name.upper()}")

@@ -489,7 +489,42 @@ def s_generate_data_key_pair_without_plaintext(kms: Any) -> Call:
     return _data_key_pair(kms, "generate_data_key_pair_without_plaintext")
 
 
+def s_enable_key_rotation(kms: Any) -> Call:
+    key = _key(kms)
+    response = kms.enable_key_rotation(KeyId=key["KeyId"], RotationPeriodInDays=120)
+    return Call(response, {"keyId": key["KeyId"], "rotationPeriodInDays": 120}, [key["Arn"]])
+
+
+def s_disable_key_rotation(kms: Any) -> Call:
+    key = _key(kms)
+    kms.enable_key_rotation(KeyId=key["KeyId"])
+    return Call(kms.disable_key_rotation(KeyId=key["KeyId"]), {"keyId": key["KeyId"]}, [key["Arn"]])
+
+
+def s_get_key_rotation_status(kms: Any) -> Call:
+    key = _key(kms)
+    return Call(kms.get_key_rotation_status(KeyId=key["KeyId"]), {"keyId": key["KeyId"]}, [key["Arn"]])
+
+
+def s_rotate_key_on_demand(kms: Any) -> Call:
+    key = _key(kms)
+    response = kms.rotate_key_on_demand(KeyId=key["KeyId"])
+    return Call(response, {"keyId": key["KeyId"]}, [key["Arn"]], {"keyId": key["Arn"]})
+
+
+def s_list_key_rotations(kms: Any) -> Call:
+    key = _key(kms)
+    kms.rotate_key_on_demand(KeyId=key["KeyId"])
+    response = kms.list_key_rotations(KeyId=key["KeyId"], Limit=10)
+    return Call(response, {"keyId": key["KeyId"], "limit": 10}, [key["Arn"]])
+
+
 SCENARIOS: dict[str, Callable[[Any], Call]] = {
+    "DisableKeyRotation": s_disable_key_rotation,
+    "EnableKeyRotation": s_enable_key_rotation,
+    "GetKeyRotationStatus": s_get_key_rotation_status,
+    "ListKeyRotations": s_list_key_rotations,
+    "RotateKeyOnDemand": s_rotate_key_on_demand,
     "DeriveSharedSecret": s_derive_shared_secret,
     "GenerateDataKeyPair": s_generate_data_key_pair,
     "GenerateDataKeyPairWithoutPlaintext": s_generate_data_key_pair_without_plaintext,
@@ -531,6 +566,8 @@ SCENARIOS: dict[str, Callable[[Any], Call]] = {
 
 # CloudTrail's readOnly for KMS (the AWS samples): reads and cryptographic operations are read-only.
 READ_ONLY = {
+    "GetKeyRotationStatus",
+    "ListKeyRotations",
     "DeriveSharedSecret",
     "GenerateDataKeyPair",
     "GenerateDataKeyPairWithoutPlaintext",
@@ -556,6 +593,7 @@ READ_ONLY = {
 }
 # Operations whose record carries (part of) their response; all others record responseElements: null.
 RESPONSE_RECORDED = {
+    "RotateKeyOnDemand",
     "CreateKey",
     "CreateGrant",
     "ScheduleKeyDeletion",

@@ -14,11 +14,6 @@ from trent.domain import errors
 NOT_YET: dict[str, str] = {
     "Encapsulate": "ML-KEM key specs are not implemented yet",
     "Decapsulate": "ML-KEM key specs are not implemented yet",
-    "EnableKeyRotation": "rotation is not implemented yet",
-    "DisableKeyRotation": "rotation is not implemented yet",
-    "GetKeyRotationStatus": "rotation is not implemented yet",
-    "RotateKeyOnDemand": "rotation is not implemented yet",
-    "ListKeyRotations": "rotation is not implemented yet",
     "GetParametersForImport": "importing key material is not implemented yet",
     "ImportKeyMaterial": "importing key material is not implemented yet",
     "DeleteImportedKeyMaterial": "importing key material is not implemented yet",
@@ -47,7 +42,6 @@ GAPS: dict[str, str] = {
 
 # Modeled error shapes Trent does not raise yet, and why.
 ERRORS_NOT_YET: dict[str, str] = {
-    "ConflictException": "raised by RotateKeyOnDemand, not implemented yet",
     "ExpiredImportTokenException": "key material import is not implemented yet",
     "IncorrectKeyMaterialException": "key material import is not implemented yet",
     "InvalidImportTokenException": "key material import is not implemented yet",

@@ -179,6 +179,10 @@ class InvalidKeyUsageException(TrentError):
         return cls(f"{key_arn} key usage is {usage} which is not valid for {operation}.")
 
 
+class ConflictException(TrentError):
+    pass
+
+
 class KMSInvalidSignatureException(TrentError):
     """Verify of a signature that is not valid: AWS answers with an empty message."""
 

@@ -78,6 +78,9 @@ class Key:
     multi_region: bool = False
     deletion_date: datetime | None = None
     current_material_id: str | None = None
+    rotation_period_days: int | None = None  # None: automatic rotation is off
+    next_rotation_date: datetime | None = None
+    on_demand_rotations: int = 0
     # The state to restore when a pending deletion is cancelled is always Disabled (AWS), so no
     # previous state is kept.
     tags: dict[str, str] = field(default_factory=dict)
@@ -102,6 +105,11 @@ class Key:
     def is_hmac(self) -> bool:
         return self.key_spec in MAC_ALGORITHM_FOR_SPEC
 
+    @property
+    def supports_rotation(self) -> bool:
+        """Only symmetric encryption keys rotate (AWS_KMS automatically, EXTERNAL on demand)."""
+        return self.is_symmetric_encryption and self.origin in ("AWS_KMS", "EXTERNAL")
+
     def algorithms(self) -> tuple[str, tuple[str, ...]] | None:
         """The one algorithm list DescribeKey and GetPublicKey show: (member name, values in AWS's order)."""
         return algorithms_for(self.key_spec, self.key_usage)
@@ -123,12 +131,34 @@ def algorithms_for(spec: str, usage: str) -> tuple[str, tuple[str, ...]] | None:
 
 @dataclass(frozen=True, slots=True)
 class Material:
-    """One version of a key's material, as stored: sealed under the root of trust."""
+    """One version of a key's material, as stored: sealed under the root of trust.
+
+    Imported material that was deleted or expired keeps its row with empty ``sealed``: a reimport
+    must bring the same material back (AWS keeps the KeyMaterialId).
+    """
 
     key_id: str
     material_id: str  # 64 lowercase hex, AWS's KeyMaterialId
     sealed: bytes
     created_at: datetime
+    rotation_date: datetime | None = None  # None for the first material and for pending material
+    rotation_type: str | None = None  # AUTOMATIC or ON_DEMAND
+    pending_rotation: bool = False  # imported, waiting for RotateKeyOnDemand
+    expiration_model: str | None = None  # imported material only
+    valid_to: datetime | None = None
+    description: str | None = None
+
+    @property
+    def present(self) -> bool:
+        return bool(self.sealed)
+
+
+ROTATION_AUTOMATIC = "AUTOMATIC"
+ROTATION_ON_DEMAND = "ON_DEMAND"
+DEFAULT_ROTATION_PERIOD_DAYS = 365
+MIN_ROTATION_PERIOD_DAYS = 90
+MAX_ROTATION_PERIOD_DAYS = 2560
+MAX_ON_DEMAND_ROTATIONS = 25
 
 
 # ----------------------------------------------------------------- operation x state table

@@ -84,7 +84,7 @@ class KeyCache:
         """Unsealed material of one version, or None when the key has no such version."""
         versions = self._materials.get(key_id)
         if versions is None:
-            versions = {m.material_id: self._unseal(m) for m in self._store.materials(key_id)}
+            versions = {m.material_id: self._unseal(m) for m in self._store.materials(key_id) if m.present}
             self._materials[key_id] = versions
         return versions.get(material_id)
 

@@ -54,6 +54,7 @@ from trent.services.authorize import authorize, authorize_identity_action, princ
 from trent.services.grants import GrantOperations
 from trent.services.keycache import KeyCache, material_aad
 from trent.services.kms_asymmetric import AsymmetricOperations, new_key_material, uses_rsa_encryption
+from trent.services.kms_rotation import RotationOperations
 from trent.services.ports import Alias, Clock, Page, RootOfTrust, Store
 
 MAX_TAGS = 50
@@ -101,7 +102,7 @@ class ReEncryptResult:
     destination_key_material_id: str | None
 
 
-class KmsService(GrantOperations, AsymmetricOperations):
+class KmsService(GrantOperations, AsymmetricOperations, RotationOperations):
     def __init__(
         self,
         store: Store,

@@ -19,7 +19,13 @@ from trent.storage.sqlite_iam import SqliteIamMixin
 
 _KEY_COLUMNS = (
     "key_id, account_id, region, arn, creation_date, description, key_spec, key_usage, origin, "
-    "key_manager, state, policy, multi_region, deletion_date, current_material_id"
+    "key_manager, state, policy, multi_region, deletion_date, current_material_id, "
+    "rotation_period_days, next_rotation_date, on_demand_rotations"
+)
+_KEY_SEQ = 18  # position of seq after _KEY_COLUMNS in list_keys
+_MATERIAL_COLUMNS = (
+    "key_id, material_id, sealed, created_at, rotation_date, rotation_type, pending_rotation, "
+    "expiration_model, valid_to, description"
 )
 
 
@@ -45,6 +51,9 @@ class SqliteStore(SqliteAuditMixin, SqliteIamMixin, SqliteGrantsMixin, SqliteBas
             multi_region=bool(row[12]),
             deletion_date=_dt(row[13]),
             current_material_id=row[14],
+            rotation_period_days=row[15],
+            next_rotation_date=_dt(row[16]),
+            on_demand_rotations=int(row[17]),
         )
 
     def get_key(self, region: str, key_id: str) -> Key | None:
@@ -61,7 +70,7 @@ class SqliteStore(SqliteAuditMixin, SqliteIamMixin, SqliteGrantsMixin, SqliteBas
     def insert_key(self, key: Key) -> None:
         with self.transaction():
             self._execute(
-                f"INSERT INTO keys ({_KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO keys ({_KEY_COLUMNS}) VALUES ({', '.join('?' * 18)})",
                 self._key_params(key),
             )
             if key.tags:
@@ -73,7 +82,8 @@ class SqliteStore(SqliteAuditMixin, SqliteIamMixin, SqliteGrantsMixin, SqliteBas
         self._write(
             "UPDATE keys SET account_id = ?, arn = ?, creation_date = ?, description = ?, key_spec = ?, "
             "key_usage = ?, origin = ?, key_manager = ?, state = ?, policy = ?, multi_region = ?, "
-            "deletion_date = ?, current_material_id = ? WHERE region = ? AND key_id = ?",
+            "deletion_date = ?, current_material_id = ?, rotation_period_days = ?, next_rotation_date = ?, "
+            "on_demand_rotations = ? WHERE region = ? AND key_id = ?",
             (params[1], *params[3:], key.region, key.key_id),
         )
 
@@ -95,6 +105,9 @@ class SqliteStore(SqliteAuditMixin, SqliteIamMixin, SqliteGrantsMixin, SqliteBas
             int(key.multi_region),
             None if key.deletion_date is None else _ts(key.deletion_date),
             key.current_material_id,
+            key.rotation_period_days,
+            None if key.next_rotation_date is None else _ts(key.next_rotation_date),
+            key.on_demand_rotations,
         )
 
     def delete_key(self, region: str, key_id: str) -> None:
@@ -131,7 +144,7 @@ class SqliteStore(SqliteAuditMixin, SqliteIamMixin, SqliteGrantsMixin, SqliteBas
             ).fetchall()
         more = len(rows) > limit
         rows = rows[:limit]
-        return Page([self._key_from_row(r) for r in rows], str(rows[-1][15]) if more and rows else None)
+        return Page([self._key_from_row(r) for r in rows], str(rows[-1][_KEY_SEQ]) if more and rows else None)
 
     def keys_due_for_deletion(self, now: datetime, limit: int) -> Sequence[Key]:
         with self._lock:
@@ -146,18 +159,76 @@ class SqliteStore(SqliteAuditMixin, SqliteIamMixin, SqliteGrantsMixin, SqliteBas
 
     def insert_material(self, material: Material) -> None:
         self._write(
-            "INSERT INTO key_materials (key_id, material_id, sealed, created_at) VALUES (?, ?, ?, ?)",
-            (material.key_id, material.material_id, material.sealed, _ts(material.created_at)),
+            f"INSERT INTO key_materials ({_MATERIAL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            self._material_params(material),
+        )
+
+    def update_material(self, material: Material) -> None:
+        params = self._material_params(material)
+        self._write(
+            "UPDATE key_materials SET sealed = ?, created_at = ?, rotation_date = ?, rotation_type = ?, "
+            "pending_rotation = ?, expiration_model = ?, valid_to = ?, description = ? "
+            "WHERE key_id = ? AND material_id = ?",
+            (*params[2:], material.key_id, material.material_id),
+        )
+
+    @staticmethod
+    def _material_params(material: Material) -> tuple[Any, ...]:
+        return (
+            material.key_id,
+            material.material_id,
+            material.sealed,
+            _ts(material.created_at),
+            None if material.rotation_date is None else _ts(material.rotation_date),
+            material.rotation_type,
+            int(material.pending_rotation),
+            material.expiration_model,
+            None if material.valid_to is None else _ts(material.valid_to),
+            material.description,
+        )
+
+    @staticmethod
+    def _material_from_row(r: Sequence[Any]) -> Material:
+        return Material(
+            key_id=r[0],
+            material_id=r[1],
+            sealed=bytes(r[2]),
+            created_at=datetime.fromtimestamp(r[3], UTC),
+            rotation_date=_dt(r[4]),
+            rotation_type=r[5],
+            pending_rotation=bool(r[6]),
+            expiration_model=r[7],
+            valid_to=_dt(r[8]),
+            description=r[9],
         )
 
     def materials(self, key_id: str) -> Sequence[Material]:
+        """Every material version of a key, oldest first (the first material, then each rotation)."""
         with self._lock:
             rows = self._execute(
-                "SELECT key_id, material_id, sealed, created_at FROM key_materials WHERE key_id = ? "
-                "ORDER BY created_at",
+                f"SELECT {_MATERIAL_COLUMNS} FROM key_materials WHERE key_id = ? ORDER BY created_at, rowid",
                 (key_id,),
             ).fetchall()
-        return [Material(r[0], r[1], bytes(r[2]), datetime.fromtimestamp(r[3], UTC)) for r in rows]
+        return [self._material_from_row(r) for r in rows]
+
+    def keys_due_for_rotation(self, now: datetime, limit: int) -> Sequence[Key]:
+        with self._lock:
+            rows = self._execute(
+                f"SELECT {_KEY_COLUMNS} FROM keys WHERE next_rotation_date IS NOT NULL AND next_rotation_date <= ? "
+                "AND state = ? LIMIT ?",
+                (_ts(now), KeyState.ENABLED.value, limit),
+            ).fetchall()
+        return [self._key_from_row(r) for r in rows]
+
+    def materials_expiring(self, now: datetime, limit: int) -> Sequence[Material]:
+        """Imported material whose ValidTo has passed and whose bytes are still present."""
+        with self._lock:
+            rows = self._execute(
+                f"SELECT {_MATERIAL_COLUMNS} FROM key_materials WHERE valid_to IS NOT NULL AND valid_to <= ? "
+                "AND length(sealed) > 0 LIMIT ?",
+                (_ts(now), limit),
+            ).fetchall()
+        return [self._material_from_row(r) for r in rows]
 
     # ----------------------------------------------------------------- aliases
 

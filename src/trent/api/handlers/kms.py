@@ -36,6 +36,7 @@ _LIST_LIMITS = {
     "ListAliases": (50, 100),
     "ListResourceTags": (50, 50),
     "ListKeyPolicies": (100, 1000),
+    "ListKeyRotations": (100, 1000),
 }
 
 
@@ -221,6 +222,60 @@ def list_aliases(svc: KmsService, caller: Caller, p: Params) -> Result:
         for a in page.items
     ]
     return {"Aliases": aliases, **_page_fields("ListAliases", page)}
+
+
+# ===================================================================== rotation
+
+
+def enable_key_rotation(svc: KmsService, caller: Caller, p: Params) -> Result:
+    svc.enable_key_rotation(caller, p["KeyId"], p.get("RotationPeriodInDays"))
+    return None
+
+
+def disable_key_rotation(svc: KmsService, caller: Caller, p: Params) -> Result:
+    svc.disable_key_rotation(caller, p["KeyId"])
+    return None
+
+
+def get_key_rotation_status(svc: KmsService, caller: Caller, p: Params) -> Result:
+    status = svc.get_key_rotation_status(caller, p["KeyId"])
+    return {
+        "KeyRotationEnabled": status.enabled,
+        "KeyId": status.key.arn,
+        "RotationPeriodInDays": status.period_days,
+        "NextRotationDate": status.next_rotation,
+    }
+
+
+def rotate_key_on_demand(svc: KmsService, caller: Caller, p: Params) -> Result:
+    return {"KeyId": svc.rotate_key_on_demand(caller, p["KeyId"]).arn}
+
+
+def list_key_rotations(svc: KmsService, caller: Caller, p: Params) -> Result:
+    marker = _decode_marker("ListKeyRotations", p.get("Marker"))
+    try:
+        after = int(marker) if marker is not None else 0
+    except ValueError:
+        raise InvalidMarkerException.bad() from None
+    include_all = p.get("IncludeKeyMaterial") == "ALL_KEY_MATERIAL"
+    page = svc.list_key_rotations(caller, p["KeyId"], include_all, after, _limit("ListKeyRotations", p))
+    rotations = []
+    for entry in page.items:
+        material, key = entry.material, entry.key
+        item: dict[str, Any] = {
+            "KeyId": key.key_id,
+            "KeyMaterialId": material.material_id,
+            "KeyMaterialState": entry.state,
+            "RotationDate": material.rotation_date,
+            "RotationType": material.rotation_type,
+        }
+        if key.origin == "EXTERNAL":
+            item["ImportState"] = "IMPORTED" if material.present else "PENDING_IMPORT"
+            item["ExpirationModel"] = material.expiration_model
+            item["ValidTo"] = material.valid_to
+            item["KeyMaterialDescription"] = material.description
+        rotations.append(item)
+    return {"Rotations": rotations, **_page_fields("ListKeyRotations", page)}
 
 
 # ===================================================================== tags
@@ -575,6 +630,11 @@ def revoke_grant(svc: KmsService, caller: Caller, p: Params) -> Result:
 
 
 HANDLERS: dict[str, Handler] = {
+    "DisableKeyRotation": disable_key_rotation,
+    "EnableKeyRotation": enable_key_rotation,
+    "GetKeyRotationStatus": get_key_rotation_status,
+    "ListKeyRotations": list_key_rotations,
+    "RotateKeyOnDemand": rotate_key_on_demand,
     "DeriveSharedSecret": derive_shared_secret,
     "GenerateDataKeyPair": generate_data_key_pair,
     "GenerateDataKeyPairWithoutPlaintext": generate_data_key_pair_without_plaintext,
