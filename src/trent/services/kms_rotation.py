@@ -217,4 +217,3 @@ def _material_state(key: Key, material: Material) -> str:
     if material.pending_rotation:
         return "PENDING_ROTATION"
     return "CURRENT" if material.material_id == key.current_material_id else "NON_CURRENT"
-
