@@ -121,11 +121,35 @@ def create_app(settings: Settings) -> KmsApi:
                 return
             log.info("rotated key %s", rotated[0][0].arn)
 
+    def expire_imported_material() -> None:
+        # The key returns to PendingImport with its DeleteExpiredKeyMaterial record, or neither happens.
+        while True:
+            with audit.transaction():
+                expired = kms.expire_imported_material(batch=1)
+                events = [
+                    audit.service_event(
+                        "DeleteExpiredKeyMaterial",
+                        key.region,
+                        key.arn,
+                        account_id=key.account_id,
+                        additional={"keyId": key.arn, "keyMaterialId": material_id},
+                    )
+                    for key, material_id in expired
+                ]
+                audit.append_in_transaction(events)
+            if not expired:
+                return
+            log.info("imported key material of %s expired", expired[0][0].arn)
+
     async def sweep_deletions() -> None:
         # Due deletions and rotations, at the same cadence; a rotation missed while Trent was down
         # happens at the first sweep after the start.
         while True:
-            for task, what in ((delete_due_keys, "deletion"), (rotate_due_keys, "rotation")):
+            for task, what in (
+                (delete_due_keys, "deletion"),
+                (rotate_due_keys, "rotation"),
+                (expire_imported_material, "import expiry"),
+            ):
                 try:
                     task()
                 except Exception:

@@ -28,6 +28,7 @@ from botocore.exceptions import ClientError
 from tests.conftest import ACCOUNT_ID, REGION, TrentServer
 from tests.e2e.helpers import aws_error
 from tests.e2e.test_iam_sts import admin, allow, new_user, session_credentials, trust
+from tests.e2e.test_import import import_material, wrap
 from trent.api.handlers.kms import HANDLERS
 from trent.domain.audit import Digest, StoredEvent, VerifyReport, verify_trail
 
@@ -519,7 +520,47 @@ def s_list_key_rotations(kms: Any) -> Call:
     return Call(response, {"keyId": key["KeyId"], "limit": 10}, [key["Arn"]])
 
 
+def _imported(kms: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    key = _key(kms, Origin="EXTERNAL")
+    return key, import_material(kms, key["KeyId"], os.urandom(32))
+
+
+def s_get_parameters_for_import(kms: Any) -> Call:
+    key = _key(kms, Origin="EXTERNAL")
+    response = kms.get_parameters_for_import(
+        KeyId=key["KeyId"], WrappingAlgorithm="RSAES_OAEP_SHA_256", WrappingKeySpec="RSA_2048"
+    )
+    parameters = {"keyId": key["KeyId"], "wrappingAlgorithm": "RSAES_OAEP_SHA_256", "wrappingKeySpec": "RSA_2048"}
+    return Call(response, parameters, [key["Arn"]])
+
+
+def s_import_key_material(kms: Any) -> Call:
+    key = _key(kms, Origin="EXTERNAL")
+    params = kms.get_parameters_for_import(
+        KeyId=key["KeyId"], WrappingAlgorithm="RSAES_OAEP_SHA_256", WrappingKeySpec="RSA_2048"
+    )
+    response = kms.import_key_material(
+        KeyId=key["KeyId"],
+        ImportToken=params["ImportToken"],
+        EncryptedKeyMaterial=wrap(params["PublicKey"], "RSAES_OAEP_SHA_256", os.urandom(32)),
+        ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE",
+    )
+    parameters = {"keyId": key["KeyId"], "expirationModel": "KEY_MATERIAL_DOES_NOT_EXPIRE"}
+    elements = {"keyId": key["Arn"], "keyMaterialId": response["KeyMaterialId"]}
+    return Call(response, parameters, [key["Arn"]], elements)
+
+
+def s_delete_imported_key_material(kms: Any) -> Call:
+    key, imported = _imported(kms)
+    response = kms.delete_imported_key_material(KeyId=key["KeyId"])
+    elements = {"keyId": key["Arn"], "keyMaterialId": imported["KeyMaterialId"]}
+    return Call(response, {"keyId": key["KeyId"]}, [key["Arn"]], elements)
+
+
 SCENARIOS: dict[str, Callable[[Any], Call]] = {
+    "DeleteImportedKeyMaterial": s_delete_imported_key_material,
+    "GetParametersForImport": s_get_parameters_for_import,
+    "ImportKeyMaterial": s_import_key_material,
     "DisableKeyRotation": s_disable_key_rotation,
     "EnableKeyRotation": s_enable_key_rotation,
     "GetKeyRotationStatus": s_get_key_rotation_status,
@@ -566,6 +607,7 @@ SCENARIOS: dict[str, Callable[[Any], Call]] = {
 
 # CloudTrail's readOnly for KMS (the AWS samples): reads and cryptographic operations are read-only.
 READ_ONLY = {
+    "GetParametersForImport",
     "GetKeyRotationStatus",
     "ListKeyRotations",
     "DeriveSharedSecret",
@@ -593,6 +635,8 @@ READ_ONLY = {
 }
 # Operations whose record carries (part of) their response; all others record responseElements: null.
 RESPONSE_RECORDED = {
+    "ImportKeyMaterial",
+    "DeleteImportedKeyMaterial",
     "RotateKeyOnDemand",
     "CreateKey",
     "CreateGrant",

@@ -14,9 +14,6 @@ from trent.domain import errors
 NOT_YET: dict[str, str] = {
     "Encapsulate": "ML-KEM key specs are not implemented yet",
     "Decapsulate": "ML-KEM key specs are not implemented yet",
-    "GetParametersForImport": "importing key material is not implemented yet",
-    "ImportKeyMaterial": "importing key material is not implemented yet",
-    "DeleteImportedKeyMaterial": "importing key material is not implemented yet",
     "ReplicateKey": "multi-Region keys are not implemented yet",
     "UpdatePrimaryRegion": "multi-Region keys are not implemented yet",
     "GetKeyLastUsage": "key usage tracking is not implemented yet",
@@ -37,15 +34,10 @@ GAPS: dict[str, str] = {
     "`UnsupportedOperationException`",
     "Recipient (Nitro Enclaves attestation)": "Decrypt, GenerateDataKey*, GenerateRandom, "
     "DeriveSharedSecret answer `UnsupportedOperationException` when it is given",
-    "Origin EXTERNAL for asymmetric and HMAC keys": "arrives with key material import",
 }
 
 # Modeled error shapes Trent does not raise yet, and why.
-ERRORS_NOT_YET: dict[str, str] = {
-    "ExpiredImportTokenException": "key material import is not implemented yet",
-    "IncorrectKeyMaterialException": "key material import is not implemented yet",
-    "InvalidImportTokenException": "key material import is not implemented yet",
-}
+ERRORS_NOT_YET: dict[str, str] = {}
 # Errors only custom key stores raise: every modeled error with one of these prefixes.
 _KEY_STORE_ERROR_PREFIXES = ("CloudHsmCluster", "CustomKeyStore", "IncorrectTrustAnchor", "Xks")
 

@@ -183,6 +183,18 @@ class ConflictException(TrentError):
     pass
 
 
+class ExpiredImportTokenException(TrentError):
+    pass
+
+
+class IncorrectKeyMaterialException(TrentError):
+    pass
+
+
+class InvalidImportTokenException(TrentError):
+    pass
+
+
 class KMSInvalidSignatureException(TrentError):
     """Verify of a signature that is not valid: AWS answers with an empty message."""
 

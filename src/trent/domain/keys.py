@@ -81,6 +81,8 @@ class Key:
     rotation_period_days: int | None = None  # None: automatic rotation is off
     next_rotation_date: datetime | None = None
     on_demand_rotations: int = 0
+    expiration_model: str | None = None  # EXTERNAL keys, once material was imported
+    valid_to: datetime | None = None  # KEY_MATERIAL_EXPIRES: the earliest expiry of its material
     # The state to restore when a pending deletion is cancelled is always Disabled (AWS), so no
     # previous state is kept.
     tags: dict[str, str] = field(default_factory=dict)
@@ -151,6 +153,19 @@ class Material:
     @property
     def present(self) -> bool:
         return bool(self.sealed)
+
+
+@dataclass(frozen=True, slots=True)
+class ImportToken:
+    """What GetParametersForImport handed out: a wrapping key (sealed) bound to one key, for 24 hours."""
+
+    token_id: str
+    region: str
+    key_id: str
+    wrapping_algorithm: str
+    wrapping_key_spec: str
+    sealed_private: bytes
+    valid_to: datetime
 
 
 ROTATION_AUTOMATIC = "AUTOMATIC"

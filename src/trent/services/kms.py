@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from trent.crypto.random import random_bytes
 from trent.domain import ciphertext
@@ -54,6 +54,7 @@ from trent.services.authorize import authorize, authorize_identity_action, princ
 from trent.services.grants import GrantOperations
 from trent.services.keycache import KeyCache, material_aad
 from trent.services.kms_asymmetric import AsymmetricOperations, new_key_material, uses_rsa_encryption
+from trent.services.kms_import import ImportOperations
 from trent.services.kms_rotation import RotationOperations
 from trent.services.ports import Alias, Clock, Page, RootOfTrust, Store
 
@@ -102,7 +103,7 @@ class ReEncryptResult:
     destination_key_material_id: str | None
 
 
-class KmsService(GrantOperations, AsymmetricOperations, RotationOperations):
+class KmsService(GrantOperations, AsymmetricOperations, RotationOperations, ImportOperations):
     def __init__(
         self,
         store: Store,
@@ -218,8 +219,7 @@ class KmsService(GrantOperations, AsymmetricOperations, RotationOperations):
             )
         if xks_key_id is not None:
             raise ValidationException("XksKeyId is only valid with Origin EXTERNAL_KEY_STORE.")
-        if origin != "AWS_KMS":
-            raise UnsupportedOperationException(f"Origin {origin} is not supported by this Trent server yet.")
+        external = origin == "EXTERNAL"
         if multi_region:
             raise UnsupportedOperationException("Multi-Region keys are not supported by this Trent server yet.")
         create_facts: dict[str, str | Sequence[str] | None] = {
@@ -247,9 +247,34 @@ class KmsService(GrantOperations, AsymmetricOperations, RotationOperations):
             )
 
         now = self._clock.now()
+        if external:
+            key = self._new_key(caller, key_id, description, spec, usage, origin, policy_text, tag_map, now)
+            key.state = KeyState.PENDING_IMPORT
+            self._store.insert_key(key)
+            return key
         material = new_key_material(spec)
         material_id = ciphertext.material_id_for(key_id, material)
-        key = Key(
+        key = self._new_key(caller, key_id, description, spec, usage, origin, policy_text, tag_map, now)
+        key.current_material_id = material_id
+        sealed = self._root.seal(material, material_aad(key_id, material_id))
+        with self._store.transaction():
+            self._store.insert_key(key)
+            self._store.insert_material(Material(key_id, material_id, sealed, now))
+        return key
+
+    @staticmethod
+    def _new_key(
+        caller: Caller,
+        key_id: str,
+        description: str | None,
+        spec: str,
+        usage: str,
+        origin: str,
+        policy_text: str | None,
+        tags: dict[str, str],
+        now: datetime,
+    ) -> Key:
+        return Key(
             key_id=key_id,
             account_id=caller.account_id,
             region=caller.region,
@@ -262,14 +287,8 @@ class KmsService(GrantOperations, AsymmetricOperations, RotationOperations):
             key_manager="CUSTOMER",
             state=KeyState.ENABLED,
             policy=policy_text or default_key_policy(caller.account_id, caller.region),
-            current_material_id=material_id,
-            tags=tag_map,
+            tags=tags,
         )
-        sealed = self._root.seal(material, material_aad(key_id, material_id))
-        with self._store.transaction():
-            self._store.insert_key(key)
-            self._store.insert_material(Material(key_id, material_id, sealed, now))
-        return key
 
     def describe_key(self, caller: Caller, key_ref: str) -> Key:
         key = self.resolve(caller, key_ref, allow_alias=True)

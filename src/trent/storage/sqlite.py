@@ -8,7 +8,7 @@ from typing import Any
 
 from trent.domain.aliases import Alias
 from trent.domain.identity import AccessKey
-from trent.domain.keys import Key, KeyState, Material
+from trent.domain.keys import ImportToken, Key, KeyState, Material
 from trent.domain.paging import Page
 from trent.storage.sqlite_audit import SqliteAuditMixin
 from trent.storage.sqlite_base import SqliteBase
@@ -20,9 +20,9 @@ from trent.storage.sqlite_iam import SqliteIamMixin
 _KEY_COLUMNS = (
     "key_id, account_id, region, arn, creation_date, description, key_spec, key_usage, origin, "
     "key_manager, state, policy, multi_region, deletion_date, current_material_id, "
-    "rotation_period_days, next_rotation_date, on_demand_rotations"
+    "rotation_period_days, next_rotation_date, on_demand_rotations, expiration_model, valid_to"
 )
-_KEY_SEQ = 18  # position of seq after _KEY_COLUMNS in list_keys
+_KEY_SEQ = 20  # position of seq after _KEY_COLUMNS in list_keys
 _MATERIAL_COLUMNS = (
     "key_id, material_id, sealed, created_at, rotation_date, rotation_type, pending_rotation, "
     "expiration_model, valid_to, description"
@@ -54,6 +54,8 @@ class SqliteStore(SqliteAuditMixin, SqliteIamMixin, SqliteGrantsMixin, SqliteBas
             rotation_period_days=row[15],
             next_rotation_date=_dt(row[16]),
             on_demand_rotations=int(row[17]),
+            expiration_model=row[18],
+            valid_to=_dt(row[19]),
         )
 
     def get_key(self, region: str, key_id: str) -> Key | None:
@@ -70,7 +72,7 @@ class SqliteStore(SqliteAuditMixin, SqliteIamMixin, SqliteGrantsMixin, SqliteBas
     def insert_key(self, key: Key) -> None:
         with self.transaction():
             self._execute(
-                f"INSERT INTO keys ({_KEY_COLUMNS}) VALUES ({', '.join('?' * 18)})",
+                f"INSERT INTO keys ({_KEY_COLUMNS}) VALUES ({', '.join('?' * 20)})",
                 self._key_params(key),
             )
             if key.tags:
@@ -83,7 +85,7 @@ class SqliteStore(SqliteAuditMixin, SqliteIamMixin, SqliteGrantsMixin, SqliteBas
             "UPDATE keys SET account_id = ?, arn = ?, creation_date = ?, description = ?, key_spec = ?, "
             "key_usage = ?, origin = ?, key_manager = ?, state = ?, policy = ?, multi_region = ?, "
             "deletion_date = ?, current_material_id = ?, rotation_period_days = ?, next_rotation_date = ?, "
-            "on_demand_rotations = ? WHERE region = ? AND key_id = ?",
+            "on_demand_rotations = ?, expiration_model = ?, valid_to = ? WHERE region = ? AND key_id = ?",
             (params[1], *params[3:], key.region, key.key_id),
         )
 
@@ -108,6 +110,8 @@ class SqliteStore(SqliteAuditMixin, SqliteIamMixin, SqliteGrantsMixin, SqliteBas
             key.rotation_period_days,
             None if key.next_rotation_date is None else _ts(key.next_rotation_date),
             key.on_demand_rotations,
+            key.expiration_model,
+            None if key.valid_to is None else _ts(key.valid_to),
         )
 
     def delete_key(self, region: str, key_id: str) -> None:
@@ -121,9 +125,16 @@ class SqliteStore(SqliteAuditMixin, SqliteIamMixin, SqliteGrantsMixin, SqliteBas
             self._execute("DELETE FROM aliases WHERE region = ? AND target_key_id = ?", (region, key_id))
             self._execute("DELETE FROM tags WHERE region = ? AND key_id = ?", (region, key_id))
             self._execute("DELETE FROM grants WHERE region = ? AND key_id = ?", (region, key_id))
+            self._execute("DELETE FROM import_tokens WHERE region = ? AND key_id = ?", (region, key_id))
             remaining = self._execute("SELECT 1 FROM keys WHERE key_id = ? LIMIT 1", (key_id,)).fetchone()
             if remaining is None:
                 self._execute("DELETE FROM key_materials WHERE key_id = ?", (key_id,))
+
+    def keys_with_id(self, key_id: str) -> Sequence[Key]:
+        """The key with this id in every region that holds it (a multi-Region key's replicas)."""
+        with self._lock:
+            rows = self._execute(f"SELECT {_KEY_COLUMNS} FROM keys WHERE key_id = ?", (key_id,)).fetchall()
+        return [self._key_from_row(r) for r in rows]
 
     def key_id_known(self, key_id: str) -> bool:
         """True when a key with this id exists in any region, or existed and was deleted."""
@@ -210,6 +221,40 @@ class SqliteStore(SqliteAuditMixin, SqliteIamMixin, SqliteGrantsMixin, SqliteBas
                 (key_id,),
             ).fetchall()
         return [self._material_from_row(r) for r in rows]
+
+    def delete_material(self, key_id: str, material_id: str) -> None:
+        self._write("DELETE FROM key_materials WHERE key_id = ? AND material_id = ?", (key_id, material_id))
+
+    # ----------------------------------------------------------------- import tokens
+
+    def insert_import_token(self, token: ImportToken) -> None:
+        self._write(
+            "INSERT INTO import_tokens (token_id, region, key_id, wrapping_algorithm, wrapping_key_spec, "
+            "sealed_private, valid_to) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                token.token_id,
+                token.region,
+                token.key_id,
+                token.wrapping_algorithm,
+                token.wrapping_key_spec,
+                token.sealed_private,
+                _ts(token.valid_to),
+            ),
+        )
+
+    def get_import_token(self, token_id: str) -> ImportToken | None:
+        with self._lock:
+            row = self._execute(
+                "SELECT token_id, region, key_id, wrapping_algorithm, wrapping_key_spec, sealed_private, valid_to "
+                "FROM import_tokens WHERE token_id = ?",
+                (token_id,),
+            ).fetchone()
+        if row is None:
+            return None
+        return ImportToken(row[0], row[1], row[2], row[3], row[4], bytes(row[5]), datetime.fromtimestamp(row[6], UTC))
+
+    def delete_expired_import_tokens(self, now: datetime) -> None:
+        self._write("DELETE FROM import_tokens WHERE valid_to <= ?", (_ts(now),))
 
     def keys_due_for_rotation(self, now: datetime, limit: int) -> Sequence[Key]:
         with self._lock:

@@ -65,6 +65,9 @@ def key_metadata(key: Key) -> dict[str, Any]:
         metadata[algorithms[0]] = list(algorithms[1])
     if key.is_symmetric_encryption:
         metadata["CurrentKeyMaterialId"] = key.current_material_id
+    if key.origin == "EXTERNAL" and key.expiration_model is not None:
+        metadata["ExpirationModel"] = key.expiration_model
+        metadata["ValidTo"] = key.valid_to
     return metadata
 
 
@@ -276,6 +279,39 @@ def list_key_rotations(svc: KmsService, caller: Caller, p: Params) -> Result:
             item["KeyMaterialDescription"] = material.description
         rotations.append(item)
     return {"Rotations": rotations, **_page_fields("ListKeyRotations", page)}
+
+
+# ===================================================================== importing key material
+
+
+def get_parameters_for_import(svc: KmsService, caller: Caller, p: Params) -> Result:
+    parameters = svc.get_parameters_for_import(caller, p["KeyId"], p["WrappingAlgorithm"], p["WrappingKeySpec"])
+    return {
+        "KeyId": parameters.key.arn,
+        "ImportToken": parameters.import_token,
+        "PublicKey": parameters.public_key,
+        "ParametersValidTo": parameters.valid_to,
+    }
+
+
+def import_key_material(svc: KmsService, caller: Caller, p: Params) -> Result:
+    key, material_id = svc.import_key_material(
+        caller,
+        p["KeyId"],
+        p["ImportToken"],
+        p["EncryptedKeyMaterial"],
+        p.get("ValidTo"),
+        p.get("ExpirationModel"),
+        p.get("ImportType"),
+        p.get("KeyMaterialDescription"),
+        p.get("KeyMaterialId"),
+    )
+    return {"KeyId": key.arn, "KeyMaterialId": material_id}
+
+
+def delete_imported_key_material(svc: KmsService, caller: Caller, p: Params) -> Result:
+    key, material_id = svc.delete_imported_key_material(caller, p["KeyId"], p.get("KeyMaterialId"))
+    return {"KeyId": key.arn, "KeyMaterialId": material_id or None}
 
 
 # ===================================================================== tags
@@ -630,6 +666,9 @@ def revoke_grant(svc: KmsService, caller: Caller, p: Params) -> Result:
 
 
 HANDLERS: dict[str, Handler] = {
+    "DeleteImportedKeyMaterial": delete_imported_key_material,
+    "GetParametersForImport": get_parameters_for_import,
+    "ImportKeyMaterial": import_key_material,
     "DisableKeyRotation": disable_key_rotation,
     "EnableKeyRotation": enable_key_rotation,
     "GetKeyRotationStatus": get_key_rotation_status,
