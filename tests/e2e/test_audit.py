@@ -557,7 +557,13 @@ def s_delete_imported_key_material(kms: Any) -> Call:
     return Call(response, {"keyId": key["KeyId"]}, [key["Arn"]], elements)
 
 
+def s_get_key_last_usage(kms: Any) -> Call:
+    key = _key(kms)
+    return Call(kms.get_key_last_usage(KeyId=key["KeyId"]), {"keyId": key["KeyId"]}, [key["Arn"]])
+
+
 SCENARIOS: dict[str, Callable[[Any], Call]] = {
+    "GetKeyLastUsage": s_get_key_last_usage,
     "DeleteImportedKeyMaterial": s_delete_imported_key_material,
     "GetParametersForImport": s_get_parameters_for_import,
     "ImportKeyMaterial": s_import_key_material,
@@ -607,6 +613,7 @@ SCENARIOS: dict[str, Callable[[Any], Call]] = {
 
 # CloudTrail's readOnly for KMS (the AWS samples): reads and cryptographic operations are read-only.
 READ_ONLY = {
+    "GetKeyLastUsage",
     "GetParametersForImport",
     "GetKeyRotationStatus",
     "ListKeyRotations",

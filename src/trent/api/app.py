@@ -28,7 +28,7 @@ from trent.api.codec import OperationCodec, ServiceCodec
 from trent.api.errors import status_for
 from trent.api.handlers.kms import HANDLERS, Handler, not_yet_supported
 from trent.api.query import decode_form
-from trent.domain.audit import AuditEvent, random_uuid
+from trent.domain.audit import TRACKED_OPERATIONS, AuditEvent, random_uuid
 from trent.domain.errors import (
     AuditWriteError,
     KMSInternalException,
@@ -258,6 +258,7 @@ class KmsApi:
                 response_elements=response,
                 resources=resources,
                 error=None if error is None else (cloudtrail_error_code(error.code), error.message),
+                key_uses=resources if error is None and operation in TRACKED_OPERATIONS else (),
             )
 
         result = await self._audited(run, record, read_only=read_only)

@@ -16,7 +16,6 @@ NOT_YET: dict[str, str] = {
     "Decapsulate": "ML-KEM key specs are not implemented yet",
     "ReplicateKey": "multi-Region keys are not implemented yet",
     "UpdatePrimaryRegion": "multi-Region keys are not implemented yet",
-    "GetKeyLastUsage": "key usage tracking is not implemented yet",
     "CreateCustomKeyStore": "custom key stores (CloudHSM, XKS) are out of scope",
     "ConnectCustomKeyStore": "custom key stores (CloudHSM, XKS) are out of scope",
     "DisconnectCustomKeyStore": "custom key stores (CloudHSM, XKS) are out of scope",

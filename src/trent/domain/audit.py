@@ -70,6 +70,25 @@ class AuditEvent:
     username: str | None
     access_key_id: str | None
     resources: tuple[AuditResource, ...] = ()
+    key_uses: tuple[str, ...] = ()  # key ARNs whose GetKeyLastUsage this (successful) use updates
+
+
+# GetKeyLastUsage's KeyLastUsageTrackingOperation: successful uses of these count.
+TRACKED_OPERATIONS = frozenset(
+    {
+        "Decrypt", "DeriveSharedSecret", "Encrypt", "GenerateDataKey", "GenerateDataKeyPair",
+        "GenerateDataKeyPairWithoutPlaintext", "GenerateDataKeyWithoutPlaintext", "GenerateMac", "ReEncrypt",
+        "Sign", "Verify", "VerifyMac",
+    }
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class KeyUsage:
+    operation: str
+    timestamp: datetime
+    event_id: str
+    request_id: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -202,8 +202,12 @@ class AuditService:
         resources: Sequence[str] = (),
         error: tuple[str, str] | None = None,
         additional: Mapping[str, Any] | None = None,
+        key_uses: Sequence[str] = (),
     ) -> AuditEvent:
-        """One AwsApiCall record; ``resources`` are key ARNs, ``error`` is (errorCode, errorMessage)."""
+        """One AwsApiCall record; ``resources`` are key ARNs, ``error`` is (errorCode, errorMessage).
+
+        ``key_uses``: the keys a successful tracked operation used (GetKeyLastUsage).
+        """
         now = self._clock.now()
         caller = facts.caller
         account_id = caller.account_id if caller is not None else self._account_id
@@ -259,6 +263,7 @@ class AuditService:
             username=lookup_username(caller),
             access_key_id=caller.access_key_id if caller is not None else facts.access_key_id,
             resources=tuple(AuditResource(KEY_RESOURCE_TYPE, arn) for arn in resources),
+            key_uses=tuple(key_uses),
         )
 
     def service_event(

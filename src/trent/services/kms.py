@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from trent.crypto.random import random_bytes
 from trent.domain import ciphertext
+from trent.domain.audit import KeyUsage
 from trent.domain.errors import (
     AccessDeniedException,
     AlreadyExistsException,
@@ -294,6 +295,12 @@ class KmsService(GrantOperations, AsymmetricOperations, RotationOperations, Impo
         key = self.resolve(caller, key_ref, allow_alias=True)
         self.authorize_key(caller, "kms:DescribeKey", key)
         return key
+
+    def get_key_last_usage(self, caller: Caller, key_ref: str) -> tuple[Key, KeyUsage | None]:
+        """The key's newest successful tracked use, recorded with its audit record."""
+        key = self.resolve(caller, key_ref, allow_alias=False)
+        self.authorize_key(caller, "kms:GetKeyLastUsage", key)
+        return key, self._store.key_last_usage(key.arn)
 
     def list_keys(self, caller: Caller, after: str | None, limit: int) -> Page[Key]:
         authorize(caller, "kms:ListKeys", None)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import orjson
 
-from trent.domain.audit import GENESIS_HASH, AuditEvent, Digest, SigningKey, StoredEvent, chain_hash
+from trent.domain.audit import GENESIS_HASH, AuditEvent, Digest, KeyUsage, SigningKey, StoredEvent, chain_hash
 from trent.domain.errors import AuditWriteError
 from trent.storage.sqlite_base import SqliteBase
 from trent.storage.sqlite_base import dt as _dt
@@ -58,7 +58,29 @@ def append_events(db: sqlite3.Connection, events: Sequence[AuditEvent]) -> int:
         "ON CONFLICT (id) DO UPDATE SET sequence = excluded.sequence, chain_hash = excluded.chain_hash",
         (sequence, previous),
     )
+    _record_key_uses(db, events)
     return sequence
+
+
+def _record_key_uses(db: sqlite3.Connection, events: Sequence[AuditEvent]) -> None:
+    """GetKeyLastUsage's rows: one upsert per key per batch, however many uses the batch holds."""
+    latest: dict[str, tuple[object, ...]] = {}
+    for event in events:
+        for key_arn in event.key_uses:
+            latest[key_arn] = (
+                key_arn,
+                event.event_name,
+                _ts(event.event_time),
+                event.event_id,
+                str(event.record.get("requestID", "")),
+            )
+    if latest:
+        db.executemany(
+            "INSERT INTO key_last_usage (key_arn, operation, used_at, event_id, request_id) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (key_arn) DO UPDATE SET operation = excluded.operation, used_at = excluded.used_at, "
+            "event_id = excluded.event_id, request_id = excluded.request_id WHERE excluded.used_at >= used_at",
+            list(latest.values()),
+        )
 
 
 class SqliteAuditWriter:
@@ -193,6 +215,15 @@ class SqliteAuditMixin(SqliteBase):
         )
         with self._lock:
             return [(int(row[0]), bytes(row[1])) for row in self._execute(sql, params).fetchall()]
+
+    def key_last_usage(self, key_arn: str) -> KeyUsage | None:
+        with self._lock:
+            row = self._execute(
+                "SELECT operation, used_at, event_id, request_id FROM key_last_usage WHERE key_arn = ?", (key_arn,)
+            ).fetchone()
+        if row is None:
+            return None
+        return KeyUsage(row[0], datetime.fromtimestamp(row[1], UTC), row[2], row[3])
 
     # ----------------------------------------------------------------- digests
 

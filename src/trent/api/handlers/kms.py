@@ -227,6 +227,24 @@ def list_aliases(svc: KmsService, caller: Caller, p: Params) -> Result:
     return {"Aliases": aliases, **_page_fields("ListAliases", page)}
 
 
+def get_key_last_usage(svc: KmsService, caller: Caller, p: Params) -> Result:
+    key, usage = svc.get_key_last_usage(caller, p["KeyId"])
+    out: dict[str, Any] = {
+        "KeyId": key.arn,
+        "KeyCreationDate": key.creation_date,
+        # Trent tracks every key from its creation.
+        "TrackingStartDate": key.creation_date,
+    }
+    if usage is not None:
+        out["KeyLastUsage"] = {
+            "Operation": usage.operation,
+            "Timestamp": usage.timestamp,
+            "CloudTrailEventId": usage.event_id,
+            "KmsRequestId": usage.request_id,
+        }
+    return out
+
+
 # ===================================================================== rotation
 
 
@@ -666,6 +684,7 @@ def revoke_grant(svc: KmsService, caller: Caller, p: Params) -> Result:
 
 
 HANDLERS: dict[str, Handler] = {
+    "GetKeyLastUsage": get_key_last_usage,
     "DeleteImportedKeyMaterial": delete_imported_key_material,
     "GetParametersForImport": get_parameters_for_import,
     "ImportKeyMaterial": import_key_material,
