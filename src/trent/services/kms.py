@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from trent.crypto.random import random_bytes
 from trent.domain import ciphertext
+from trent.domain.aliases import AWS_MANAGED_SERVICES
 from trent.domain.audit import KeyUsage
 from trent.domain.errors import (
     AccessDeniedException,
@@ -41,6 +42,7 @@ from trent.domain.ids import (
     parse_key_reference,
 )
 from trent.domain.keys import (
+    DEFAULT_ROTATION_PERIOD_DAYS,
     ENCRYPT_DECRYPT,
     SYMMETRIC_DEFAULT,
     USAGES_BY_SPEC,
@@ -50,7 +52,7 @@ from trent.domain.keys import (
     StateRule,
     check_state,
 )
-from trent.domain.policy import DEFAULT_POLICY_NAME, CompiledPolicy, default_key_policy
+from trent.domain.policy import DEFAULT_POLICY_NAME, CompiledPolicy, aws_managed_key_policy, default_key_policy
 from trent.services.authorize import authorize, authorize_identity_action, principal_of
 from trent.services.grants import GrantOperations
 from trent.services.keycache import KeyCache, material_aad
@@ -141,6 +143,8 @@ class KmsService(GrantOperations, AsymmetricOperations, RotationOperations, Impo
         account_id = ref.account_id or caller.account_id
         if ref.is_alias:
             key_id = self._cache.alias_target(account_id, caller.region, ref.value)
+            if key_id is None and account_id == caller.account_id:
+                key_id = self._create_aws_managed_key(caller, ref.value)
             if key_id is None:
                 raise NotFoundException.alias(alias_arn(caller.region, account_id, ref.value))
         else:
@@ -149,6 +153,38 @@ class KmsService(GrantOperations, AsymmetricOperations, RotationOperations, Impo
         if key is None or key.account_id != account_id:
             raise NotFoundException.key(key_arn(caller.region, account_id, key_id))
         return key
+
+    def _create_aws_managed_key(self, caller: Caller, alias_name: str) -> str | None:
+        """First use of alias/aws/<service>: the AWS managed key and its alias, as AWS creates them.
+
+        Returns the key id the alias names (another request may have created it first), or None
+        when the name is not a predefined AWS alias.
+        """
+        service = alias_name.removeprefix(AWS_ALIAS_PREFIX)
+        if not alias_name.startswith(AWS_ALIAS_PREFIX) or service not in AWS_MANAGED_SERVICES:
+            return None
+        now = self._clock.now()
+        key_id = new_key_id()
+        key = self._new_key(caller, key_id, None, SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT, "AWS_KMS", None, {}, now)
+        key.key_manager = "AWS"
+        key.description = f"Default key that protects my {service} resources when no other key is defined"
+        key.policy = aws_managed_key_policy(caller.account_id, caller.region, service)
+        # AWS managed keys rotate every year, always.
+        key.rotation_period_days = DEFAULT_ROTATION_PERIOD_DAYS
+        key.next_rotation_date = now + timedelta(days=DEFAULT_ROTATION_PERIOD_DAYS)
+        material = new_key_material(SYMMETRIC_DEFAULT)
+        key.current_material_id = ciphertext.material_id_for(key_id, material)
+        sealed = self._root.seal(material, material_aad(key_id, key.current_material_id))
+        alias = Alias(caller.account_id, caller.region, alias_name, key_id, now, now)
+        with self._store.transaction():
+            # Under the write lock: another request (or process) may have created it meanwhile.
+            if self._store.get_alias(caller.account_id, caller.region, alias_name) is None:
+                self._store.insert_key(key)
+                self._store.insert_material(Material(key_id, key.current_material_id, sealed, now))
+                self._store.insert_alias(alias)
+        self._cache.clear()
+        existing = self._store.get_alias(caller.account_id, caller.region, alias_name)
+        return None if existing is None else existing.target_key_id
 
     def authorize_key(
         self,
@@ -707,6 +743,7 @@ class KmsService(GrantOperations, AsymmetricOperations, RotationOperations, Impo
 
 
 # ===================================================================== helpers
+
 
 _ALIAS_PREFIX_MESSAGE = (
     'Alias must start with the prefix "alias/". '

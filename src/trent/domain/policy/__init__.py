@@ -6,7 +6,7 @@ stored policies) and evaluated per request against a ``RequestContext``.
 
 from __future__ import annotations
 
-from trent.domain.policy.defaults import DEFAULT_POLICY_NAME, default_key_policy
+from trent.domain.policy.defaults import DEFAULT_POLICY_NAME, aws_managed_key_policy, default_key_policy
 from trent.domain.policy.document import KEY_POLICY_MAX_BYTES, CompiledPolicy, PolicyKind, compile_cached
 from trent.domain.policy.model import ConditionKeys, Decision, KeyPolicyResult, Principal, RequestContext
 
@@ -20,6 +20,7 @@ __all__ = [
     "PolicyKind",
     "Principal",
     "RequestContext",
+    "aws_managed_key_policy",
     "compile_cached",
     "default_key_policy",
 ]
