@@ -156,6 +156,15 @@ def create_app(settings: Settings) -> KmsApi:
                     log.exception("%s sweep failed; retrying at the next interval", what)
             await asyncio.sleep(settings.deletion_sweep_seconds)
 
+    async def promote_replicas() -> None:
+        # AWS shows a new replica as Creating for a moment; Trent's moment is at most a second.
+        while True:
+            await asyncio.sleep(min(1.0, settings.deletion_sweep_seconds))
+            try:
+                kms.promote_created_replicas()
+            except Exception:
+                log.exception("promoting new replicas failed; retrying")
+
     async def write_digests() -> None:
         while True:
             await asyncio.sleep(settings.audit_digest_seconds)
@@ -183,7 +192,7 @@ def create_app(settings: Settings) -> KmsApi:
         dev=settings.dev,
         account_id=settings.account_id,
         extra_routes=routes,
-        background=[sweep_deletions, write_digests],
+        background=[sweep_deletions, promote_replicas, write_digests],
     )
     return KmsApi(
         config,

@@ -562,7 +562,23 @@ def s_get_key_last_usage(kms: Any) -> Call:
     return Call(kms.get_key_last_usage(KeyId=key["KeyId"]), {"keyId": key["KeyId"]}, [key["Arn"]])
 
 
+def s_replicate_key(kms: Any) -> Call:
+    key = _key(kms, MultiRegion=True)
+    response = kms.replicate_key(KeyId=key["KeyId"], ReplicaRegion="eu-central-1")
+    # responseElements: checked in the test, as for CreateKey.
+    return Call(response, {"keyId": key["KeyId"], "replicaRegion": "eu-central-1"}, [key["Arn"]])
+
+
+def s_update_primary_region(kms: Any) -> Call:
+    key = _key(kms, MultiRegion=True)
+    kms.replicate_key(KeyId=key["KeyId"], ReplicaRegion="eu-north-1")
+    response = kms.update_primary_region(KeyId=key["KeyId"], PrimaryRegion="eu-north-1")
+    return Call(response, {"keyId": key["KeyId"], "primaryRegion": "eu-north-1"}, [key["Arn"]])
+
+
 SCENARIOS: dict[str, Callable[[Any], Call]] = {
+    "ReplicateKey": s_replicate_key,
+    "UpdatePrimaryRegion": s_update_primary_region,
     "GetKeyLastUsage": s_get_key_last_usage,
     "DeleteImportedKeyMaterial": s_delete_imported_key_material,
     "GetParametersForImport": s_get_parameters_for_import,
@@ -642,6 +658,7 @@ READ_ONLY = {
 }
 # Operations whose record carries (part of) their response; all others record responseElements: null.
 RESPONSE_RECORDED = {
+    "ReplicateKey",
     "ImportKeyMaterial",
     "DeleteImportedKeyMaterial",
     "RotateKeyOnDemand",
@@ -688,6 +705,11 @@ def test_each_operation_is_recorded_once_in_cloudtrail_format(server: TrentServe
     elements = record["responseElements"]
     if operation not in RESPONSE_RECORDED:
         assert elements is None
+    elif operation == "ReplicateKey":
+        replica = call.response["ReplicaKeyMetadata"]
+        assert elements["replicaKeyMetadata"]["arn"] == replica["Arn"]
+        assert elements["replicaKeyMetadata"]["keyState"] == "Creating"
+        assert elements["replicaPolicy"] == call.response["ReplicaPolicy"]
     elif operation == "CreateKey":
         assert call.response_elements is not None
         metadata = elements["keyMetadata"]

@@ -14,8 +14,6 @@ from trent.domain import errors
 NOT_YET: dict[str, str] = {
     "Encapsulate": "ML-KEM key specs are not implemented yet",
     "Decapsulate": "ML-KEM key specs are not implemented yet",
-    "ReplicateKey": "multi-Region keys are not implemented yet",
-    "UpdatePrimaryRegion": "multi-Region keys are not implemented yet",
     "CreateCustomKeyStore": "custom key stores (CloudHSM, XKS) are out of scope",
     "ConnectCustomKeyStore": "custom key stores (CloudHSM, XKS) are out of scope",
     "DisconnectCustomKeyStore": "custom key stores (CloudHSM, XKS) are out of scope",

@@ -83,6 +83,14 @@ class Key:
     on_demand_rotations: int = 0
     expiration_model: str | None = None  # EXTERNAL keys, once material was imported
     valid_to: datetime | None = None  # KEY_MATERIAL_EXPIRES: the earliest expiry of its material
+    primary_region: str | None = None  # multi-Region keys: where the primary is
+    pending_window_days: int | None = None  # PendingReplicaDeletion: the window once replicas are gone
+
+    @property
+    def is_primary(self) -> bool:
+        """A single-Region key, or the primary of a multi-Region key."""
+        return not self.multi_region or self.primary_region in (None, self.region)
+
     # The state to restore when a pending deletion is cancelled is always Disabled (AWS), so no
     # previous state is kept.
     tags: dict[str, str] = field(default_factory=dict)

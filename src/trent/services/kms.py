@@ -58,6 +58,7 @@ from trent.services.grants import GrantOperations
 from trent.services.keycache import KeyCache, material_aad
 from trent.services.kms_asymmetric import AsymmetricOperations, new_key_material, uses_rsa_encryption
 from trent.services.kms_import import ImportOperations
+from trent.services.kms_multi_region import MultiRegionOperations
 from trent.services.kms_rotation import RotationOperations
 from trent.services.ports import Alias, Clock, Page, RootOfTrust, Store
 
@@ -106,7 +107,7 @@ class ReEncryptResult:
     destination_key_material_id: str | None
 
 
-class KmsService(GrantOperations, AsymmetricOperations, RotationOperations, ImportOperations):
+class KmsService(GrantOperations, AsymmetricOperations, RotationOperations, ImportOperations, MultiRegionOperations):
     def __init__(
         self,
         store: Store,
@@ -257,8 +258,6 @@ class KmsService(GrantOperations, AsymmetricOperations, RotationOperations, Impo
         if xks_key_id is not None:
             raise ValidationException("XksKeyId is only valid with Origin EXTERNAL_KEY_STORE.")
         external = origin == "EXTERNAL"
-        if multi_region:
-            raise UnsupportedOperationException("Multi-Region keys are not supported by this Trent server yet.")
         create_facts: dict[str, str | Sequence[str] | None] = {
             "kms:keyspec": spec,
             "kms:customermasterkeyspec": spec,
@@ -273,7 +272,7 @@ class KmsService(GrantOperations, AsymmetricOperations, RotationOperations, Impo
         if tags:
             authorize(caller, "kms:TagResource", None, facts=create_facts)
         tag_map = _validated_new_tags({}, tags)
-        key_id = new_key_id()
+        key_id = new_key_id(multi_region=bool(multi_region))
         policy_text = None
         if policy is not None:
             policy_text = self._checked_policy(
@@ -284,14 +283,16 @@ class KmsService(GrantOperations, AsymmetricOperations, RotationOperations, Impo
             )
 
         now = self._clock.now()
+        key = self._new_key(caller, key_id, description, spec, usage, origin, policy_text, tag_map, now)
+        if multi_region:
+            key.multi_region = True
+            key.primary_region = caller.region
         if external:
-            key = self._new_key(caller, key_id, description, spec, usage, origin, policy_text, tag_map, now)
             key.state = KeyState.PENDING_IMPORT
             self._store.insert_key(key)
             return key
         material = new_key_material(spec)
         material_id = ciphertext.material_id_for(key_id, material)
-        key = self._new_key(caller, key_id, description, spec, usage, origin, policy_text, tag_map, now)
         key.current_material_id = material_id
         sealed = self._root.seal(material, material_aad(key_id, material_id))
         with self._store.transaction():
@@ -325,6 +326,28 @@ class KmsService(GrantOperations, AsymmetricOperations, RotationOperations, Impo
             state=KeyState.ENABLED,
             policy=policy_text or default_key_policy(caller.account_id, caller.region),
             tags=tags,
+        )
+
+    def replicate(
+        self,
+        caller: Caller,
+        key_ref: str,
+        replica_region: str,
+        policy: str | None,
+        bypass_policy_lockout_safety_check: bool | None,
+        description: str | None,
+        tags: Sequence[tuple[str, str]],
+    ) -> Key:
+        """ReplicateKey, with the tag rules CreateKey applies."""
+        return self.replicate_key(
+            caller,
+            key_ref,
+            replica_region,
+            policy,
+            bool(bypass_policy_lockout_safety_check),
+            description,
+            _validated_new_tags({}, tags),
+            _tag_facts(tags),
         )
 
     def describe_key(self, caller: Caller, key_ref: str) -> Key:
@@ -379,11 +402,16 @@ class KmsService(GrantOperations, AsymmetricOperations, RotationOperations, Impo
             caller, "kms:ScheduleKeyDeletion", key, facts={"kms:schedulekeydeletionpendingwindowindays": str(window)}
         )
         check_state(key, StateRule.SCHEDULE_DELETION)
-        updated = replace(
-            key,
-            state=KeyState.PENDING_DELETION,
-            deletion_date=self._clock.now() + timedelta(days=window),
-        )
+        if key.multi_region and key.is_primary and len(self._store.keys_with_id(key.key_id)) > 1:
+            # A primary with replicas waits for them; its window starts when the last one is gone.
+            updated = replace(key, state=KeyState.PENDING_REPLICA_DELETION, pending_window_days=window)
+        else:
+            updated = replace(
+                key,
+                state=KeyState.PENDING_DELETION,
+                deletion_date=self._clock.now() + timedelta(days=window),
+                pending_window_days=window,
+            )
         self._store.update_key(updated)
         return updated
 
@@ -391,16 +419,24 @@ class KmsService(GrantOperations, AsymmetricOperations, RotationOperations, Impo
         key = self.resolve(caller, key_ref, allow_alias=False)
         self.authorize_key(caller, "kms:CancelKeyDeletion", key)
         check_state(key, StateRule.CANCEL_DELETION)
-        updated = replace(key, state=KeyState.DISABLED, deletion_date=None)
+        updated = replace(key, state=KeyState.DISABLED, deletion_date=None, pending_window_days=None)
         self._store.update_key(updated)
         return updated
 
     def delete_due_keys(self, batch: int = 100) -> list[Key]:
         """Background task: really delete keys whose waiting period is over."""
         deleted: list[Key] = []
-        for key in self._store.keys_due_for_deletion(self._clock.now(), batch):
+        now = self._clock.now()
+        for key in self._store.keys_due_for_deletion(now, batch):
             self._store.delete_key(key.region, key.key_id)
             deleted.append(key)
+            remaining = self._store.keys_with_id(key.key_id) if key.multi_region else []
+            if len(remaining) == 1 and remaining[0].state is KeyState.PENDING_REPLICA_DELETION:
+                primary = remaining[0]
+                window = primary.pending_window_days or DEFAULT_PENDING_WINDOW_DAYS
+                self._store.update_key(
+                    replace(primary, state=KeyState.PENDING_DELETION, deletion_date=now + timedelta(days=window))
+                )
         return deleted
 
     # ================================================================= policies
@@ -629,6 +665,9 @@ class KmsService(GrantOperations, AsymmetricOperations, RotationOperations, Impo
         }
         self.authorize_key(caller, action, key, context=context, facts=facts)
         check_state(key, StateRule.CRYPTO)
+        if (algorithm or SYMMETRIC_DEFAULT) == SYMMETRIC_DEFAULT:
+            # Read as a symmetric ciphertext, which it is not (AWS answers this way, unlike Encrypt).
+            raise InvalidCiphertextException
         plaintext, chosen = self.rsa_decrypt(key, blob, algorithm, context)
         return DecryptResult(plaintext, key.arn, chosen, None)
 

@@ -77,6 +77,9 @@ class RotationOperations:
         """UnsupportedOperationException for keys that cannot rotate (this way)."""
         if not key.supports_rotation:
             raise UnsupportedOperationException("")
+        if not key.is_primary:
+            # Rotation is set and performed on the primary; replicas follow its material.
+            raise UnsupportedOperationException(f"{key.arn} is not a multi-region primary key.")
         if key.state is KeyState.PENDING_IMPORT or (automatic and key.origin == "EXTERNAL"):
             raise origin_not_valid(key)
 
@@ -118,15 +121,19 @@ class RotationOperations:
             raise UnsupportedOperationException("")
         if key.state is KeyState.PENDING_IMPORT:
             raise origin_not_valid(key)
-        enabled = key.rotation_period_days is not None and key.state not in (
+        schedule = key
+        if not key.is_primary:
+            primary = [k for k in self._store.keys_with_id(key.key_id) if k.region == key.primary_region]
+            schedule = primary[0] if primary else key
+        enabled = schedule.rotation_period_days is not None and key.state not in (
             KeyState.PENDING_DELETION,
             KeyState.PENDING_REPLICA_DELETION,
         )
         return RotationStatus(
             key,
             enabled,
-            key.rotation_period_days if enabled else None,
-            key.next_rotation_date if enabled else None,
+            schedule.rotation_period_days if enabled else None,
+            schedule.next_rotation_date if enabled else None,
         )
 
     def rotate_due_keys(self, batch: int = 100) -> list[tuple[Key, str]]:
@@ -156,8 +163,7 @@ class RotationOperations:
         self.authorize_key(caller, "kms:RotateKeyOnDemand", key)
         if key.state is KeyState.PENDING_IMPORT:
             check_state(key, StateRule.CRYPTO)  # "... is pending import."
-        if not key.supports_rotation:
-            raise UnsupportedOperationException("")
+        self._rotatable(key, automatic=False)
         self._rotation_state(key)
         if key.on_demand_rotations >= MAX_ON_DEMAND_ROTATIONS:
             raise LimitExceededException(
@@ -179,6 +185,7 @@ class RotationOperations:
             with self._store.transaction():
                 self._store.update_material(material)
                 self._store.update_key(updated)
+                self._follow_material(updated)
             return updated
         material_id = self._add_rotated_material(updated, ROTATION_ON_DEMAND, now)
         return replace(updated, current_material_id=material_id)
@@ -187,12 +194,22 @@ class RotationOperations:
         material = random_bytes(SYMMETRIC_MATERIAL_BYTES)
         material_id = ciphertext.material_id_for(key.key_id, material)
         sealed = self._root.seal(material, material_aad(key.key_id, material_id))
+        updated = replace(key, current_material_id=material_id)
         with self._store.transaction():
             self._store.insert_material(
                 Material(key.key_id, material_id, sealed, now, rotation_date=now, rotation_type=rotation_type)
             )
-            self._store.update_key(replace(key, current_material_id=material_id))
+            self._store.update_key(updated)
+            self._follow_material(updated)
         return material_id
+
+    def _follow_material(self, primary: Key) -> None:
+        """A multi-Region primary's replicas use the material it rotated to."""
+        if not primary.multi_region:
+            return
+        for related in self._store.keys_with_id(primary.key_id):
+            if related.region != primary.region:
+                self._store.update_key(replace(related, current_material_id=primary.current_material_id))
 
     # ----------------------------------------------------------------- listing
 

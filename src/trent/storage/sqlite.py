@@ -20,9 +20,10 @@ from trent.storage.sqlite_iam import SqliteIamMixin
 _KEY_COLUMNS = (
     "key_id, account_id, region, arn, creation_date, description, key_spec, key_usage, origin, "
     "key_manager, state, policy, multi_region, deletion_date, current_material_id, "
-    "rotation_period_days, next_rotation_date, on_demand_rotations, expiration_model, valid_to"
+    "rotation_period_days, next_rotation_date, on_demand_rotations, expiration_model, valid_to, "
+    "primary_region, pending_window_days"
 )
-_KEY_SEQ = 20  # position of seq after _KEY_COLUMNS in list_keys
+_KEY_SEQ = 22  # position of seq after _KEY_COLUMNS in list_keys
 _MATERIAL_COLUMNS = (
     "key_id, material_id, sealed, created_at, rotation_date, rotation_type, pending_rotation, "
     "expiration_model, valid_to, description"
@@ -56,6 +57,8 @@ class SqliteStore(SqliteAuditMixin, SqliteIamMixin, SqliteGrantsMixin, SqliteBas
             on_demand_rotations=int(row[17]),
             expiration_model=row[18],
             valid_to=_dt(row[19]),
+            primary_region=row[20],
+            pending_window_days=row[21],
         )
 
     def get_key(self, region: str, key_id: str) -> Key | None:
@@ -72,7 +75,7 @@ class SqliteStore(SqliteAuditMixin, SqliteIamMixin, SqliteGrantsMixin, SqliteBas
     def insert_key(self, key: Key) -> None:
         with self.transaction():
             self._execute(
-                f"INSERT INTO keys ({_KEY_COLUMNS}) VALUES ({', '.join('?' * 20)})",
+                f"INSERT INTO keys ({_KEY_COLUMNS}) VALUES ({', '.join('?' * 22)})",
                 self._key_params(key),
             )
             if key.tags:
@@ -85,7 +88,8 @@ class SqliteStore(SqliteAuditMixin, SqliteIamMixin, SqliteGrantsMixin, SqliteBas
             "UPDATE keys SET account_id = ?, arn = ?, creation_date = ?, description = ?, key_spec = ?, "
             "key_usage = ?, origin = ?, key_manager = ?, state = ?, policy = ?, multi_region = ?, "
             "deletion_date = ?, current_material_id = ?, rotation_period_days = ?, next_rotation_date = ?, "
-            "on_demand_rotations = ?, expiration_model = ?, valid_to = ? WHERE region = ? AND key_id = ?",
+            "on_demand_rotations = ?, expiration_model = ?, valid_to = ?, primary_region = ?, pending_window_days = ? "
+            "WHERE region = ? AND key_id = ?",
             (params[1], *params[3:], key.region, key.key_id),
         )
 
@@ -112,6 +116,8 @@ class SqliteStore(SqliteAuditMixin, SqliteIamMixin, SqliteGrantsMixin, SqliteBas
             key.on_demand_rotations,
             key.expiration_model,
             None if key.valid_to is None else _ts(key.valid_to),
+            key.primary_region,
+            key.pending_window_days,
         )
 
     def delete_key(self, region: str, key_id: str) -> None:
@@ -256,11 +262,18 @@ class SqliteStore(SqliteAuditMixin, SqliteIamMixin, SqliteGrantsMixin, SqliteBas
     def delete_expired_import_tokens(self, now: datetime) -> None:
         self._write("DELETE FROM import_tokens WHERE valid_to <= ?", (_ts(now),))
 
+    def keys_in_state(self, state: KeyState, limit: int) -> Sequence[Key]:
+        with self._lock:
+            rows = self._execute(
+                f"SELECT {_KEY_COLUMNS} FROM keys WHERE state = ? LIMIT ?", (state.value, limit)
+            ).fetchall()
+        return [self._key_from_row(r) for r in rows]
+
     def keys_due_for_rotation(self, now: datetime, limit: int) -> Sequence[Key]:
         with self._lock:
             rows = self._execute(
                 f"SELECT {_KEY_COLUMNS} FROM keys WHERE next_rotation_date IS NOT NULL AND next_rotation_date <= ? "
-                "AND state = ? LIMIT ?",
+                "AND state = ? AND (primary_region IS NULL OR primary_region = region) LIMIT ?",
                 (_ts(now), KeyState.ENABLED.value, limit),
             ).fetchall()
         return [self._key_from_row(r) for r in rows]

@@ -20,7 +20,7 @@ from trent.domain.errors import (
 from trent.domain.grants import Grant
 from trent.domain.identity import Caller
 from trent.domain.ids import alias_arn, key_arn
-from trent.domain.keys import Key
+from trent.domain.keys import Key, KeyState
 from trent.services.kms import KmsService
 from trent.services.ports import Page
 
@@ -41,6 +41,19 @@ _LIST_LIMITS = {
 
 
 # ===================================================================== shaping
+
+
+def _metadata(svc: KmsService, key: Key) -> dict[str, Any]:
+    """KeyMetadata with a multi-Region key's topology."""
+    metadata = key_metadata(key)
+    topology = svc.multi_region_configuration(key)
+    if topology is not None:
+        metadata["MultiRegionConfiguration"] = {
+            "MultiRegionKeyType": topology.key_type,
+            "PrimaryKey": {"Arn": topology.primary.arn, "Region": topology.primary.region},
+            "ReplicaKeys": [{"Arn": k.arn, "Region": k.region} for k in topology.replicas],
+        }
+    return metadata
 
 
 def key_metadata(key: Key) -> dict[str, Any]:
@@ -65,6 +78,8 @@ def key_metadata(key: Key) -> dict[str, Any]:
         metadata[algorithms[0]] = list(algorithms[1])
     if key.is_symmetric_encryption:
         metadata["CurrentKeyMaterialId"] = key.current_material_id
+    if key.state is KeyState.PENDING_REPLICA_DELETION:
+        metadata["PendingDeletionWindowInDays"] = key.pending_window_days
     if key.origin == "EXTERNAL" and key.expiration_model is not None:
         metadata["ExpirationModel"] = key.expiration_model
         metadata["ValidTo"] = key.valid_to
@@ -130,11 +145,11 @@ def create_key(svc: KmsService, caller: Caller, p: Params) -> Result:
         xks_key_id=p.get("XksKeyId"),
         bypass_policy_lockout_safety_check=p.get("BypassPolicyLockoutSafetyCheck"),
     )
-    return {"KeyMetadata": key_metadata(key)}
+    return {"KeyMetadata": _metadata(svc, key)}
 
 
 def describe_key(svc: KmsService, caller: Caller, p: Params) -> Result:
-    return {"KeyMetadata": key_metadata(svc.describe_key(caller, p["KeyId"]))}
+    return {"KeyMetadata": _metadata(svc, svc.describe_key(caller, p["KeyId"]))}
 
 
 def list_keys(svc: KmsService, caller: Caller, p: Params) -> Result:
@@ -163,10 +178,32 @@ def schedule_key_deletion(svc: KmsService, caller: Caller, p: Params) -> Result:
     key = svc.schedule_key_deletion(caller, p["KeyId"], window)
     return {
         "KeyId": key.arn,
-        "DeletionDate": key.deletion_date,
+        "DeletionDate": key.deletion_date,  # None while a primary waits for its replicas
         "KeyState": key.state.value,
         "PendingWindowInDays": 30 if window is None else window,
     }
+
+
+def replicate_key(svc: KmsService, caller: Caller, p: Params) -> Result:
+    replica = svc.replicate(
+        caller,
+        p["KeyId"],
+        p["ReplicaRegion"],
+        p.get("Policy"),
+        p.get("BypassPolicyLockoutSafetyCheck"),
+        p.get("Description"),
+        _tags(p),
+    )
+    return {
+        "ReplicaKeyMetadata": _metadata(svc, replica),
+        "ReplicaPolicy": replica.policy,
+        "ReplicaTags": [{"TagKey": k, "TagValue": v} for k, v in sorted(replica.tags.items())],
+    }
+
+
+def update_primary_region(svc: KmsService, caller: Caller, p: Params) -> Result:
+    svc.update_primary_region(caller, p["KeyId"], p["PrimaryRegion"])
+    return None
 
 
 def cancel_key_deletion(svc: KmsService, caller: Caller, p: Params) -> Result:
@@ -684,6 +721,8 @@ def revoke_grant(svc: KmsService, caller: Caller, p: Params) -> Result:
 
 
 HANDLERS: dict[str, Handler] = {
+    "ReplicateKey": replicate_key,
+    "UpdatePrimaryRegion": update_primary_region,
     "GetKeyLastUsage": get_key_last_usage,
     "DeleteImportedKeyMaterial": delete_imported_key_material,
     "GetParametersForImport": get_parameters_for_import,
