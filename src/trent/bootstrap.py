@@ -161,7 +161,12 @@ def create_app(settings: Settings) -> KmsApi:
         while True:
             await asyncio.sleep(min(1.0, settings.deletion_sweep_seconds))
             try:
-                kms.promote_created_replicas()
+                # The replica's CreateKey in its own Region, as AWS records one there, with the promotion.
+                with audit.transaction():
+                    promoted = kms.promote_created_replicas()
+                    audit.append_in_transaction(
+                        [audit.service_event("CreateKey", k.region, k.arn, account_id=k.account_id) for k in promoted]
+                    )
             except Exception:
                 log.exception("promoting new replicas failed; retrying")
 

@@ -83,6 +83,17 @@ def test_create_replicate_and_describe_everywhere(server: TrentServer) -> None:
     assert kms.list_resource_tags(KeyId=key["KeyId"])["Tags"] == []
 
 
+def test_the_replica_region_records_its_create_key(fresh_server: TrentServer) -> None:
+    kms = fresh_server.client()
+    key_id = new_key(kms, MultiRegion=True)["KeyId"]
+    replicate(fresh_server, key_id, REPLICA)
+    trail = fresh_server.client("cloudtrail", region=REPLICA)
+    events = trail.lookup_events(LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "CreateKey"}])
+    records = [json.loads(e["CloudTrailEvent"]) for e in events["Events"]]
+    assert [(r["eventType"], r["awsRegion"]) for r in records] == [("AwsServiceEvent", REPLICA)]
+    assert records[0]["resources"][0]["ARN"] == f"arn:aws:kms:{REPLICA}:{ACCOUNT_ID}:key/{key_id}"
+
+
 def test_ciphertexts_and_signatures_cross_regions(server: TrentServer) -> None:
     kms, there = server.client(), server.client(region=REPLICA)
     key_id = new_key(kms, MultiRegion=True)["KeyId"]
