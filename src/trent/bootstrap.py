@@ -22,8 +22,7 @@ from trent.services.iam import IamService
 from trent.services.identity import IdentityService, NewAccessKey
 from trent.services.kms import KmsService
 from trent.services.principals import PrincipalDirectory
-from trent.storage.sqlite import SqliteStore
-from trent.storage.sqlite_audit import SqliteAuditWriter
+from trent.storage.sqlite import SqliteStore, sqlite_audit_writer
 
 log = logging.getLogger("trent")
 PROFILE = "trent"
@@ -56,7 +55,7 @@ def build(settings: Settings, *, group_commit: bool = False, create_root: bool =
     identities = IdentityService(store, root, clock)
     iam = IamService(store, identities, clock)
     kms = KmsService(store, root, clock, principal_exists=PrincipalDirectory(store).principal_exists)
-    committer = GroupCommitter(SqliteAuditWriter(settings.database_path)) if group_commit else None
+    committer = GroupCommitter(sqlite_audit_writer(settings.database_path)) if group_commit else None
     audit = AuditService(store, committer, root, clock, settings.account_id)
     return Components(settings, store, clock, kms, identities, iam, audit)
 

@@ -13,8 +13,7 @@ from trent.domain.audit import AuditEvent, AuditResource, verify_trail
 from trent.domain.errors import AuditWriteError
 from trent.domain.keys import Key, KeyState, Material
 from trent.services.ports import Alias
-from trent.storage.sqlite import SqliteStore
-from trent.storage.sqlite_audit import SqliteAuditWriter
+from trent.storage.sqlite import SqliteStore, sqlite_audit_writer
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
@@ -173,7 +172,7 @@ def test_audit_appends_leave_the_change_token_alone(tmp_path: Path) -> None:
     # Audit records are written for every request; if they moved the token, every request would
     # empty the caches of every process.
     store = SqliteStore(tmp_path / "a.db")
-    writer = SqliteAuditWriter(tmp_path / "a.db")
+    writer = sqlite_audit_writer(tmp_path / "a.db")
     before = store.change_token()
     store.append_audit([_event(1)])
     writer.append([_event(2), _event(3)])
@@ -196,7 +195,7 @@ def test_rollback_moves_the_change_token(store: SqliteStore) -> None:
 
 def test_appends_from_two_connections_form_one_chain(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "c.db")
-    writer = SqliteAuditWriter(tmp_path / "c.db")
+    writer = sqlite_audit_writer(tmp_path / "c.db")
     threads = [
         threading.Thread(target=lambda base=base: [writer.append([_event(base + i)]) for i in range(50)])
         for base in (0, 1000)
@@ -239,7 +238,7 @@ def test_a_failed_audit_append_rolls_back_the_change(tmp_path: Path) -> None:
         store.insert_key(_key("k1"))
         store.append_audit([_event(1)])
     assert store.get_key("us-east-1", "k1") is None
-    writer = SqliteAuditWriter(tmp_path / "f.db")
+    writer = sqlite_audit_writer(tmp_path / "f.db")
     with pytest.raises(AuditWriteError):
         writer.append([_event(2)])
     other.execute("DROP TRIGGER ro")

@@ -1,4 +1,4 @@
-"""IAM identities in SQLite: implements ``trent.services.iam_ports.IamStore`` (with SqliteStore)."""
+"""IAM identities: implements ``trent.services.iam_ports.IamStore`` (with the rest of the store)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import Any
 from trent.domain.iam import AccessKeyMetadata, Account, InlinePolicy, Role, Session, User
 from trent.domain.identity import AccessKey
 from trent.domain.paging import Page
-from trent.storage.sqlite_base import SqliteBase
-from trent.storage.sqlite_base import ts as _ts
+from trent.storage.sql_base import SqlBase
+from trent.storage.sql_base import ts as _ts
 
 _USER_COLUMNS = "account_id, user_name, path, arn, user_id, create_date, tags"
 _ROLE_COLUMNS = (
@@ -57,7 +57,7 @@ def _page_by_name(rows: list[Any], limit: int, name_column: int) -> tuple[list[A
     return rows, (str(rows[-1][name_column]) if more and rows else None)
 
 
-class SqliteIamMixin(SqliteBase):
+class IamTables(SqlBase):
     # ----------------------------------------------------------------- change tracking
 
     def iam_generation(self) -> int:
@@ -71,7 +71,7 @@ class SqliteIamMixin(SqliteBase):
 
     def insert_account(self, account: Account) -> bool:
         return self._insert_unique(
-            "INSERT INTO iam_accounts (account_id, create_date) VALUES (?, ?)",
+            "INSERT INTO iam_accounts (account_id, create_date) VALUES (?, ?) ON CONFLICT DO NOTHING",
             (account.account_id, _ts(account.create_date)),
         )
 
@@ -86,7 +86,7 @@ class SqliteIamMixin(SqliteBase):
 
     def insert_user(self, user: User) -> bool:
         return self._insert_unique(
-            f"INSERT INTO iam_users ({_USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO iam_users ({_USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (
                 user.account_id,
                 user.user_name,
@@ -131,7 +131,7 @@ class SqliteIamMixin(SqliteBase):
 
     def insert_role(self, role: Role) -> bool:
         return self._insert_unique(
-            f"INSERT INTO iam_roles ({_ROLE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO iam_roles ({_ROLE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (
                 role.account_id,
                 role.role_name,

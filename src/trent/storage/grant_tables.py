@@ -1,4 +1,4 @@
-"""Grants in SQLite."""
+"""Grants: the grant table behind the grant part of ``Store``."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Any
 
 from trent.domain.grants import Grant
 from trent.domain.paging import Page
-from trent.storage.sqlite_base import SqliteBase
-from trent.storage.sqlite_base import ts as _ts
+from trent.storage.sql_base import SqlBase
+from trent.storage.sql_base import ts as _ts
 
 _COLUMNS = (
     "grant_id, key_id, region, key_account_id, name, grantee_principal, retiring_principal, operations, "
@@ -36,7 +36,7 @@ def _from_row(row: Sequence[Any]) -> Grant:
     )
 
 
-class SqliteGrantsMixin(SqliteBase):
+class GrantTables(SqlBase):
     def insert_grant(self, grant: Grant) -> None:
         constraints: dict[str, Any] = {}
         if grant.encryption_context_equals is not None:
