@@ -10,11 +10,13 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
+import psycopg
 import pytest
 from botocore.config import Config
 
@@ -148,3 +150,40 @@ def fresh_server(tmp_path: Path) -> Iterator[TrentServer]:
 @pytest.fixture(scope="session")
 def kms(server: TrentServer) -> Any:
     return server.client()
+
+
+# ----------------------------------------------------------------- PostgreSQL
+
+PG_ADMIN_URL = os.environ.get("TRENT_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def postgres_available() -> bool:
+    try:
+        with psycopg.connect(PG_ADMIN_URL, connect_timeout=3):
+            return True
+    except Exception:  # noqa: BLE001 - any failure means "not available"
+        return False
+
+
+def require_postgres() -> None:
+    """Skip (naming the missing system dependency) unless CI, where .ci/run starts the server."""
+    if postgres_available():
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL} (CI must start it)")
+    pytest.skip(f"PostgreSQL server not reachable at {PG_ADMIN_URL} (system dependency: postgresql)")
+
+
+def fresh_postgres_schema() -> str:
+    """A URL whose connections work in a new, empty schema of the test database."""
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    separator = "&" if "?" in PG_ADMIN_URL else "?"
+    return f"{PG_ADMIN_URL}{separator}options=-csearch_path%3D{schema}"
+
+
+def drop_postgres_schema(url: str) -> None:
+    schema = url.rsplit("%3D", 1)[1]
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")

@@ -22,6 +22,8 @@ from trent.services.iam import IamService
 from trent.services.identity import IdentityService, NewAccessKey
 from trent.services.kms import KmsService
 from trent.services.principals import PrincipalDirectory
+from trent.storage.audit_tables import StoreAuditWriter
+from trent.storage.postgres import PostgresStore, postgres_audit_writer
 from trent.storage.sqlite import SqliteStore, sqlite_audit_writer
 
 log = logging.getLogger("trent")
@@ -31,7 +33,7 @@ PROFILE = "trent"
 @dataclass
 class Components:
     settings: Settings
-    store: SqliteStore
+    store: SqliteStore | PostgresStore
     clock: SystemClock
     kms: KmsService
     identities: IdentityService
@@ -50,12 +52,19 @@ def build(settings: Settings, *, group_commit: bool = False, create_root: bool =
         root = LocalFileRootOfTrust.open_or_create(settings.root_key_path)
     else:
         root = LocalFileRootOfTrust.load(settings.root_key_path)
-    store = SqliteStore(settings.database_path)
+    store: SqliteStore | PostgresStore
+    writer: StoreAuditWriter | None = None
+    if settings.database_url:
+        store = PostgresStore.connect(settings.database_url)
+        writer = postgres_audit_writer(store) if group_commit else None
+    else:
+        store = SqliteStore(settings.database_path)
+        writer = sqlite_audit_writer(settings.database_path) if group_commit else None
     clock = SystemClock()
     identities = IdentityService(store, root, clock)
     iam = IamService(store, identities, clock)
     kms = KmsService(store, root, clock, principal_exists=PrincipalDirectory(store).principal_exists)
-    committer = GroupCommitter(sqlite_audit_writer(settings.database_path)) if group_commit else None
+    committer = GroupCommitter(writer) if writer is not None else None
     audit = AuditService(store, committer, root, clock, settings.account_id)
     return Components(settings, store, clock, kms, identities, iam, audit)
 

@@ -30,6 +30,8 @@ class Settings:
     # --dev only: start with the clock this far ahead, as if the server had been down that long
     # (tests of rotation, expiry and deletion across a restart).
     dev_clock_offset_seconds: float = 0.0
+    # postgresql://... to run on PostgreSQL (several nodes may share it); empty: the SQLite file.
+    database_url: str = ""
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"\d{12}", self.account_id):
@@ -44,6 +46,8 @@ class Settings:
             raise ConfigError("audit digest interval must be positive")
         if self.dev_clock_offset_seconds < 0:
             raise ConfigError("the dev clock offset must not be negative")
+        if self.database_url and not self.database_url.startswith(("postgresql://", "postgres://")):
+            raise ConfigError("the database URL must be a postgresql:// URL")
         if self.dev_clock_offset_seconds and not self.dev:
             raise ConfigError("TRENT_DEV_CLOCK_OFFSET_SECONDS is for --dev servers only")
 
@@ -85,6 +89,7 @@ def settings_from_env(environ: dict[str, str] | None = None, **overrides: object
         "deletion_sweep_seconds": float,
         "audit_digest_seconds": float,
         "dev_clock_offset_seconds": float,
+        "database_url": str,
     }
     for name, convert in conversions.items():
         text = env.get(f"TRENT_{name.upper()}")

@@ -1,19 +1,89 @@
-"""The storage port, against the SQLite adapter (PostgreSQL joins this suite later)."""
+"""The storage port, against both back ends: the SQLite file and a real PostgreSQL server."""
 
 from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import psycopg
 import pytest
 
+from tests.conftest import drop_postgres_schema, fresh_postgres_schema, require_postgres
 from trent.domain.audit import AuditEvent, AuditResource, verify_trail
 from trent.domain.errors import AuditWriteError
 from trent.domain.keys import Key, KeyState, Material
 from trent.services.ports import Alias
-from trent.storage.sqlite import SqliteStore, sqlite_audit_writer
+from trent.storage.audit_tables import StoreAuditWriter
+from trent.storage.postgres import PostgresStore
+from trent.storage.sqlite import SqliteStore
+
+Store = SqliteStore | PostgresStore
+
+
+class Backend:
+    """One empty database of one kind; ``open`` gives as many store objects on it as a test needs."""
+
+    def __init__(self, kind: str, tmp_path: Path) -> None:
+        self.kind = kind
+        self._path = tmp_path / "t.db"
+        self._url = fresh_postgres_schema() if kind == "postgresql" else ""
+        self._opened: list[Store] = []
+        self.integrity_error: type[Exception] = (
+            psycopg.IntegrityError if kind == "postgresql" else sqlite3.IntegrityError
+        )
+
+    def open(self) -> Store:
+        store: Store = PostgresStore.connect(self._url) if self._url else SqliteStore(self._path)
+        self._opened.append(store)
+        return store
+
+    def writer(self) -> StoreAuditWriter:
+        return StoreAuditWriter(self.open())
+
+    def admin_sql(self, *statements: str) -> None:
+        """Run statements behind the store's back (to make the database refuse writes)."""
+        if self._url:
+            with psycopg.connect(self._url, autocommit=True) as conn:
+                for statement in statements:
+                    conn.execute(statement)  # type: ignore[arg-type]
+            return
+        db = sqlite3.connect(self._path)
+        for statement in statements:
+            db.execute(statement)
+        db.commit()
+        db.close()
+
+    def refuse_audit_appends(self) -> None:
+        if self._url:
+            self.admin_sql(
+                "CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'read-only'; END $$ "
+                "LANGUAGE plpgsql",
+                "CREATE TRIGGER ro BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION refuse()",
+            )
+        else:
+            self.admin_sql("CREATE TRIGGER ro BEFORE INSERT ON audit_events BEGIN SELECT RAISE(FAIL, 'read-only'); END")
+
+    def accept_audit_appends(self) -> None:
+        self.admin_sql("DROP TRIGGER ro ON audit_events" if self._url else "DROP TRIGGER ro")
+
+    def close(self) -> None:
+        for store in self._opened:
+            store.close()
+        if self._url:
+            drop_postgres_schema(self._url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    if request.param == "postgresql":
+        require_postgres()
+    b = Backend(request.param, tmp_path)
+    yield b
+    b.close()
+
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
@@ -40,13 +110,11 @@ def _key(key_id: str, account: str = "111122223333", region: str = "us-east-1", 
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> SqliteStore:
-    s = SqliteStore(tmp_path / "t.db")
-    yield s
-    s.close()
+def store(backend: Backend) -> Store:
+    return backend.open()
 
 
-def test_key_round_trip_with_tags(store: SqliteStore) -> None:
+def test_key_round_trip_with_tags(store: Store) -> None:
     store.insert_key(_key("k1", tags={"a": "1"}))
     got = store.get_key("us-east-1", "k1")
     assert got is not None
@@ -55,7 +123,7 @@ def test_key_round_trip_with_tags(store: SqliteStore) -> None:
     assert store.get_key("eu-west-1", "k1") is None
 
 
-def test_update_and_delete(store: SqliteStore) -> None:
+def test_update_and_delete(store: Store) -> None:
     store.insert_key(_key("k1"))
     store.insert_material(Material("k1", "ab" * 32, b"sealed", NOW))
     store.update_key(_key("k1", state=KeyState.PENDING_DELETION, deletion_date=NOW + timedelta(days=7)))
@@ -69,7 +137,7 @@ def test_update_and_delete(store: SqliteStore) -> None:
     assert store.get_alias("111122223333", "us-east-1", "alias/x") is None
 
 
-def test_list_keys_pages_in_creation_order(store: SqliteStore) -> None:
+def test_list_keys_pages_in_creation_order(store: Store) -> None:
     for i in range(7):
         store.insert_key(_key(f"k{i}"))
     store.insert_key(_key("other", account="444455556666"))
@@ -83,7 +151,7 @@ def test_list_keys_pages_in_creation_order(store: SqliteStore) -> None:
     assert seen == [f"k{i}" for i in range(7)]
 
 
-def test_alias_names_are_unique_per_account_and_region(store: SqliteStore) -> None:
+def test_alias_names_are_unique_per_account_and_region(store: Store) -> None:
     a = Alias("111122223333", "us-east-1", "alias/x", "k1", NOW, NOW)
     assert store.insert_alias(a)
     assert not store.insert_alias(a)
@@ -91,12 +159,12 @@ def test_alias_names_are_unique_per_account_and_region(store: SqliteStore) -> No
     assert store.insert_alias(Alias("444455556666", "us-east-1", "alias/x", "k1", NOW, NOW))
 
 
-def test_concurrent_alias_creation_has_one_winner(tmp_path: Path) -> None:
-    stores = [SqliteStore(tmp_path / "c.db") for _ in range(4)]
+def test_concurrent_alias_creation_has_one_winner(backend: Backend) -> None:
+    stores = [backend.open() for _ in range(4)]
     results: list[bool] = []
     lock = threading.Lock()
 
-    def create(s: SqliteStore) -> None:
+    def create(s: Store) -> None:
         ok = s.insert_alias(Alias("111122223333", "us-east-1", "alias/race", "k", NOW, NOW))
         with lock:
             results.append(ok)
@@ -108,11 +176,9 @@ def test_concurrent_alias_creation_has_one_winner(tmp_path: Path) -> None:
         t.join()
     assert results.count(True) == 1
     assert len(results) == 20
-    for s in stores:
-        s.close()
 
 
-def test_tags_put_overwrite_remove(store: SqliteStore) -> None:
+def test_tags_put_overwrite_remove(store: Store) -> None:
     store.insert_key(_key("k1"))
     store.put_tags("us-east-1", "k1", {"a": "1", "b": "2"})
     store.put_tags("us-east-1", "k1", {"a": "9"})
@@ -120,33 +186,28 @@ def test_tags_put_overwrite_remove(store: SqliteStore) -> None:
     assert store.list_tags("us-east-1", "k1") == {"a": "9"}
 
 
-def test_change_token_sees_other_connections(tmp_path: Path) -> None:
-    a = SqliteStore(tmp_path / "s.db")
-    b = SqliteStore(tmp_path / "s.db")
+def test_change_token_sees_other_connections(backend: Backend) -> None:
+    a, b = backend.open(), backend.open()
     before = a.change_token()
     b.insert_key(_key("k1"))
     assert a.change_token() != before
     before = a.change_token()
     a.insert_key(_key("k2"))
     assert a.change_token() != before
-    a.close()
-    b.close()
 
 
-def test_failed_transaction_leaves_nothing(store: SqliteStore) -> None:
-    with pytest.raises(sqlite3.IntegrityError), store.transaction():  # noqa: PT012 - the whole unit fails
+def test_failed_transaction_leaves_nothing(backend: Backend, store: Store) -> None:
+    with pytest.raises(backend.integrity_error), store.transaction():  # noqa: PT012 - the whole unit fails
         store.insert_key(_key("k1"))
         store.insert_key(_key("k1"))
     assert store.get_key("us-east-1", "k1") is None
 
 
-def test_reopening_keeps_data_and_schema(tmp_path: Path) -> None:
-    s = SqliteStore(tmp_path / "r.db")
+def test_reopening_keeps_data_and_schema(backend: Backend) -> None:
+    s = backend.open()
     s.insert_key(_key("k1"))
     s.close()
-    s = SqliteStore(tmp_path / "r.db")
-    assert s.get_key("us-east-1", "k1") is not None
-    s.close()
+    assert backend.open().get_key("us-east-1", "k1") is not None
 
 
 # ----------------------------------------------------------------- audit trail
@@ -168,22 +229,20 @@ def _event(n: int, region: str = "us-east-1") -> AuditEvent:
     )
 
 
-def test_audit_appends_leave_the_change_token_alone(tmp_path: Path) -> None:
+def test_audit_appends_leave_the_change_token_alone(backend: Backend) -> None:
     # Audit records are written for every request; if they moved the token, every request would
     # empty the caches of every process.
-    store = SqliteStore(tmp_path / "a.db")
-    writer = sqlite_audit_writer(tmp_path / "a.db")
+    store = backend.open()
+    writer = backend.writer()
     before = store.change_token()
     store.append_audit([_event(1)])
     writer.append([_event(2), _event(3)])
     assert store.change_token() == before
     store.put_tags("us-east-1", "k", {"a": "b"})
     assert store.change_token() != before
-    writer.close()
-    store.close()
 
 
-def test_rollback_moves_the_change_token(store: SqliteStore) -> None:
+def test_rollback_moves_the_change_token(store: Store) -> None:
     # A cache filled inside a rolled-back transaction may hold writes that never happened.
     before = store.change_token()
     with pytest.raises(RuntimeError), store.transaction():  # noqa: PT012 - the whole unit fails
@@ -193,9 +252,9 @@ def test_rollback_moves_the_change_token(store: SqliteStore) -> None:
     assert store.get_key("us-east-1", "k1") is None
 
 
-def test_appends_from_two_connections_form_one_chain(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "c.db")
-    writer = sqlite_audit_writer(tmp_path / "c.db")
+def test_appends_from_two_connections_form_one_chain(backend: Backend) -> None:
+    store = backend.open()
+    writer = backend.writer()
     threads = [
         threading.Thread(target=lambda base=base: [writer.append([_event(base + i)]) for i in range(50)])
         for base in (0, 1000)
@@ -211,11 +270,9 @@ def test_appends_from_two_connections_form_one_chain(tmp_path: Path) -> None:
     report = verify_trail(store.audit_events(batch=7), [], {}, store.audit_head())
     assert report.intact, report.issues
     assert report.records == 150
-    writer.close()
-    store.close()
 
 
-def test_lookup_filters_newest_first(store: SqliteStore) -> None:
+def test_lookup_filters_newest_first(store: Store) -> None:
     store.append_audit([_event(n) for n in range(1, 11)] + [_event(11, region="eu-west-1")])
     rows = store.lookup_audit_events("us-east-1", None, None, None, None, 3)
     assert [sequence for sequence, _ in rows] == [10, 9, 8]
@@ -229,31 +286,24 @@ def test_lookup_filters_newest_first(store: SqliteStore) -> None:
     assert store.lookup_audit_events("eu-west-1", ("ReadOnly", "false"), None, None, None, 50) == []
 
 
-def test_a_failed_audit_append_rolls_back_the_change(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "f.db")
-    other = sqlite3.connect(tmp_path / "f.db")
-    other.execute("CREATE TRIGGER ro BEFORE INSERT ON audit_events BEGIN SELECT RAISE(FAIL, 'read-only'); END")
-    other.commit()
+def test_a_failed_audit_append_rolls_back_the_change(backend: Backend) -> None:
+    store = backend.open()
+    backend.refuse_audit_appends()
     with pytest.raises(AuditWriteError), store.transaction():  # noqa: PT012 - the whole unit fails
         store.insert_key(_key("k1"))
         store.append_audit([_event(1)])
     assert store.get_key("us-east-1", "k1") is None
-    writer = sqlite_audit_writer(tmp_path / "f.db")
+    writer = backend.writer()
     with pytest.raises(AuditWriteError):
         writer.append([_event(2)])
-    other.execute("DROP TRIGGER ro")
-    other.commit()
+    backend.accept_audit_appends()
     writer.append([_event(3)])
     assert store.audit_head() is not None
     assert store.audit_head()[0] == 1  # type: ignore[index]
-    other.close()
-    writer.close()
-    store.close()
 
 
-def test_a_read_snapshot_does_not_see_later_appends(tmp_path: Path) -> None:
-    reader = SqliteStore(tmp_path / "t.db")
-    writer = SqliteStore(tmp_path / "t.db")
+def test_a_read_snapshot_does_not_see_later_appends(backend: Backend) -> None:
+    reader, writer = backend.open(), backend.open()
     writer.append_audit([_event(n) for n in range(1, 4)])
     with reader.read_snapshot():
         head = reader.audit_head()
@@ -263,5 +313,3 @@ def test_a_read_snapshot_does_not_see_later_appends(tmp_path: Path) -> None:
         assert head[0] == 3
         assert sequences == [1, 2, 3]
     assert [event.sequence for event in reader.audit_events()] == [1, 2, 3, 4]
-    reader.close()
-    writer.close()

@@ -125,7 +125,7 @@ def run(args: argparse.Namespace, error: Callable[[str], None]) -> int:
     except ConfigError as exc:
         error(str(exc))
         return 2
-    if not settings.database_path.exists():
+    if not settings.database_url and not settings.database_path.exists():
         error(f"no Trent database in {settings.data_dir} (use --data-dir or TRENT_DATA_DIR)")
         return 2
     problem = _search_problem(args) if args.audit_command == "search" else ""

@@ -27,6 +27,29 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     serve.add_argument("--account-id", help="12-digit account id (TRENT_ACCOUNT_ID, default 111122223333)")
     serve.add_argument("--workers", type=int, help="worker processes (TRENT_WORKERS, default 1)")
+    serve.add_argument(
+        "--database",
+        metavar="URL",
+        help="postgresql://... to run on PostgreSQL, shared by several nodes (TRENT_DATABASE_URL; "
+        "default: SQLite in the data directory)",
+    )
+
+
+def _migrate_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    migrate = sub.add_parser("migrate", help="apply the database schema migrations, then exit")
+    migrate.add_argument("--data-dir", type=Path, help="data directory (TRENT_DATA_DIR, default ./.trent)")
+    migrate.add_argument("--database", metavar="URL", help="postgresql://... (TRENT_DATABASE_URL)")
+
+
+def migrate(settings: Settings) -> int:
+    """Open the store, which applies what migrations are missing (serve does the same at start)."""
+    from trent.bootstrap import build  # noqa: PLC0415
+
+    components = build(settings)
+    components.store.close()
+    where = "PostgreSQL" if settings.database_url else str(settings.database_path)
+    print(f"schema up to date ({where})")
+    return 0
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -37,6 +60,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         dev=args.dev,
         account_id=args.account_id,
         workers=args.workers,
+        database_url=args.database,
     )
 
 
@@ -50,7 +74,8 @@ def serve(settings: Settings) -> int:
     endpoint = f"http://{settings.host}:{settings.port}"
     out = sys.stdout
     print(f"Trent {__version__} serving the AWS KMS API on {endpoint}", file=out)
-    print(f"  data directory: {settings.data_dir.resolve()} (SQLite, local root key)", file=out)
+    storage = "PostgreSQL" if settings.database_url else "SQLite"
+    print(f"  data directory: {settings.data_dir.resolve()} ({storage}, local root key)", file=out)
     if settings.dev:
         print("  --dev: any well-formed SigV4 credentials act as the root of account " + settings.account_id, file=out)
         print("  try:", file=out)
@@ -90,12 +115,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--version", action="version", version=f"trent {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     _serve_parser(sub)
+    _migrate_parser(sub)
     iam_cli.register(sub)
     audit_cli.register(sub)
     args = parser.parse_args(argv)
     try:
         if args.command == "serve":
             return serve(_settings(args))
+        if args.command == "migrate":
+            return migrate(settings_from_env(data_dir=args.data_dir, database_url=args.database))
         if args.command == "iam":
             return iam_cli.run(args, parser.error)
         if args.command == "audit":

@@ -36,7 +36,6 @@ class StoreAuditWriter:
 _EPOCH = datetime.fromtimestamp(0, UTC)
 
 
-
 def _lookup_columns(dialect: Dialect) -> dict[str, str]:
     tab, newline = f"{dialect.char}(9)", f"{dialect.char}(10)"
     return {
@@ -110,9 +109,7 @@ class AuditTables(SqlBase):
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
-        self._execute_untracked(
-            "UPDATE audit_head SET sequence = ?, chain_hash = ? WHERE id = 1", (sequence, previous)
-        )
+        self._execute_untracked("UPDATE audit_head SET sequence = ?, chain_hash = ? WHERE id = 1", (sequence, previous))
         self._record_key_uses(events)
 
     def _record_key_uses(self, events: Sequence[AuditEvent]) -> None:

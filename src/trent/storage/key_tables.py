@@ -164,7 +164,7 @@ class KeyTables(SqlBase):
         with self._lock:
             rows = self._execute(
                 f"SELECT {_KEY_COLUMNS} FROM keys WHERE deletion_date IS NOT NULL AND deletion_date <= ? "
-                "AND state = ? LIMIT ?",
+                f"AND state = ? LIMIT ?{self.dialect.skip_locked}",
                 (_ts(now), KeyState.PENDING_DELETION.value, limit),
             ).fetchall()
         return [self._key_from_row(r) for r in rows]
@@ -262,7 +262,8 @@ class KeyTables(SqlBase):
     def keys_in_state(self, state: KeyState, limit: int) -> Sequence[Key]:
         with self._lock:
             rows = self._execute(
-                f"SELECT {_KEY_COLUMNS} FROM keys WHERE state = ? LIMIT ?", (state.value, limit)
+                f"SELECT {_KEY_COLUMNS} FROM keys WHERE state = ? LIMIT ?{self.dialect.skip_locked}",
+                (state.value, limit),
             ).fetchall()
         return [self._key_from_row(r) for r in rows]
 
@@ -270,7 +271,8 @@ class KeyTables(SqlBase):
         with self._lock:
             rows = self._execute(
                 f"SELECT {_KEY_COLUMNS} FROM keys WHERE next_rotation_date IS NOT NULL AND next_rotation_date <= ? "
-                "AND state = ? AND (primary_region IS NULL OR primary_region = region) LIMIT ?",
+                "AND state = ? AND (primary_region IS NULL OR primary_region = region) "
+                f"LIMIT ?{self.dialect.skip_locked}",
                 (_ts(now), KeyState.ENABLED.value, limit),
             ).fetchall()
         return [self._key_from_row(r) for r in rows]
@@ -280,7 +282,7 @@ class KeyTables(SqlBase):
         with self._lock:
             rows = self._execute(
                 f"SELECT {_MATERIAL_COLUMNS} FROM key_materials WHERE valid_to IS NOT NULL AND valid_to <= ? "
-                "AND length(sealed) > 0 LIMIT ?",
+                f"AND length(sealed) > 0 LIMIT ?{self.dialect.skip_locked}",
                 (_ts(now), limit),
             ).fetchall()
         return [self._material_from_row(r) for r in rows]
