@@ -133,7 +133,7 @@ async def main() -> None:
             f"(user {user:.1f}, system {system:.1f}), {done / wall:,.0f} req/s in-process"
         )
         if profiler:
-            pstats.Stats(profiler).sort_stats("cumulative").print_stats(35)
+            pstats.Stats(profiler).sort_stats(os.environ.get("PROFILE_SORT", "cumulative")).print_stats(35)
 
 
 if __name__ == "__main__":

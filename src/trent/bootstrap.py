@@ -16,6 +16,7 @@ from trent.api.handlers.cloudtrail import CloudTrailApi
 from trent.api.query import QueryHandler
 from trent.clock import SystemClock
 from trent.config import Settings, settings_from_env
+from trent.domain.errors import RootOfTrustError
 from trent.rot.local_file import LocalFileRootOfTrust
 from trent.services.audit import AuditService, GroupCommitter
 from trent.services.iam import IamService
@@ -61,12 +62,32 @@ def build(settings: Settings, *, group_commit: bool = False, create_root: bool =
         store = SqliteStore(settings.database_path)
         writer = sqlite_audit_writer(settings.database_path) if group_commit else None
     clock = SystemClock()
+    _check_root_of_trust(store, root)
     identities = IdentityService(store, root, clock)
     iam = IamService(store, identities, clock)
     kms = KmsService(store, root, clock, principal_exists=PrincipalDirectory(store).principal_exists)
     committer = GroupCommitter(writer) if writer is not None else None
     audit = AuditService(store, committer, root, clock, settings.account_id)
     return Components(settings, store, clock, kms, identities, iam, audit)
+
+
+_ROOT_CHECK_AAD = b"trent:root-check:v1"
+
+
+def _check_root_of_trust(store: SqliteStore | PostgresStore, root: LocalFileRootOfTrust) -> None:
+    """Refuse a root key other than the one the database's material is sealed under."""
+    sealed = store.root_check()
+    if sealed is None:
+        store.set_root_check(root.seal(b"trent root check", _ROOT_CHECK_AAD))
+        sealed = store.root_check() or b""
+    try:
+        root.unseal(sealed, _ROOT_CHECK_AAD)
+    except RootOfTrustError:
+        store.close()
+        raise RootOfTrustError(
+            "this data directory's root.key is not the root key of the database: every node needs the "
+            "root.key the database's material is sealed under (copy it from the first node)"
+        ) from None
 
 
 def initialize(settings: Settings) -> NewAccessKey | None:

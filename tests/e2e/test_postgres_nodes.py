@@ -186,3 +186,20 @@ def test_the_audit_trail_is_one_verifiable_chain(nodes: Nodes) -> None:
     assert report["records"] >= 301
     encrypts = nodes.events("Encrypt")
     assert len(encrypts) == 300
+
+
+def test_a_node_with_another_root_key_refuses_to_start(nodes: Nodes, tmp_path: Path) -> None:
+    stranger = tmp_path / "stranger"
+    stranger.mkdir(mode=0o700)  # no root.key: serve would make a new one, which the database refuses
+    result = subprocess.run(
+        [str(BIN / "trent"), "serve", "--dev", "--data-dir", str(stranger), "--port", "1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={"TRENT_DATABASE_URL": nodes.url, "PATH": ""},
+    )
+    assert result.returncode == 2
+    assert "root.key is not the root key of the database" in result.stderr
+    # The nodes are unharmed.
+    assert new_key(nodes.b.client())["KeyState"] == "Enabled"

@@ -12,6 +12,7 @@ from trent import __version__
 from trent.cli import audit as audit_cli
 from trent.cli import iam as iam_cli
 from trent.config import ConfigError, Settings, settings_from_env
+from trent.domain.errors import RootOfTrustError
 
 
 def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -130,6 +131,9 @@ def main(argv: list[str] | None = None) -> int:
             return audit_cli.run(args, parser.error)
     except ConfigError as exc:
         parser.error(str(exc))
+    except RootOfTrustError as exc:
+        print(f"trent: {exc}", file=sys.stderr)
+        return 2
     return 2
 
 

@@ -149,7 +149,7 @@ class MultiRegionOperations:
     def promote_created_replicas(self, batch: int = 100) -> list[Key]:
         """Background task: replicas leave Creating (for PendingImport when their key imports material)."""
         promoted: list[Key] = []
-        for key in self._store.keys_in_state(KeyState.CREATING, batch):
+        for key in self._store.keys_creating(batch):
             # A replica of an imported-material key gets its own import, as in AWS.
             state = KeyState.PENDING_IMPORT if key.origin == "EXTERNAL" else KeyState.ENABLED
             updated = replace(key, state=state)

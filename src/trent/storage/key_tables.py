@@ -133,6 +133,16 @@ class KeyTables(SqlBase):
             if remaining is None:
                 self._execute("DELETE FROM key_materials WHERE key_id = ?", (key_id,))
 
+    def root_check(self) -> bytes | None:
+        """The value sealed under the database's root key (None until the first start)."""
+        with self._lock:
+            row = self._execute("SELECT sealed FROM root_check WHERE id = 1").fetchone()
+        return None if row is None else bytes(row[0])
+
+    def set_root_check(self, sealed: bytes) -> None:
+        """Record the first start's value; a concurrent first start keeps the one written first."""
+        self._write("INSERT INTO root_check (id, sealed) VALUES (1, ?) ON CONFLICT DO NOTHING", (sealed,))
+
     def keys_with_id(self, key_id: str) -> Sequence[Key]:
         """The key with this id in every region that holds it (a multi-Region key's replicas)."""
         with self._lock:
@@ -259,11 +269,14 @@ class KeyTables(SqlBase):
     def delete_expired_import_tokens(self, now: datetime) -> None:
         self._write("DELETE FROM import_tokens WHERE valid_to <= ?", (_ts(now),))
 
-    def keys_in_state(self, state: KeyState, limit: int) -> Sequence[Key]:
+    def keys_creating(self, limit: int) -> Sequence[Key]:
+        """New replicas still in Creating. The state is a literal so the partial index serves the
+        query (with a parameter neither SQLite nor PostgreSQL can prove the index applies): this
+        runs every second, and a full scan of a million keys would stall every request."""
         with self._lock:
             rows = self._execute(
-                f"SELECT {_KEY_COLUMNS} FROM keys WHERE state = ? LIMIT ?{self.dialect.skip_locked}",
-                (state.value, limit),
+                f"SELECT {_KEY_COLUMNS} FROM keys WHERE state = 'Creating' LIMIT ?{self.dialect.skip_locked}",
+                (limit,),
             ).fetchall()
         return [self._key_from_row(r) for r in rows]
 

@@ -178,11 +178,15 @@ class SqlBase(ABC):
             raise
 
     def _execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
-        if sql[:6] in _STATE_WRITES:
-            if not self._depth:  # an autocommitted write would not move state_version
-                raise StorageError("state written outside a transaction")
+        if sql[:6] not in _STATE_WRITES:
+            return self._execute_untracked(sql, params)
+        if not self._depth:  # an autocommitted write would not move state_version
+            raise StorageError("state written outside a transaction")
+        cursor = self._execute_untracked(sql, params)
+        # A write that changed no row (a sweep finding nothing) must not empty every node's caches.
+        if cursor.rowcount != 0:
             self._dirty = True
-        return self._execute_untracked(sql, params)
+        return cursor
 
     def _execute_untracked(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
         """A statement that does not count as a state change (audit appends, their side tables)."""
