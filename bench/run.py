@@ -8,6 +8,7 @@ goes into docs/benchmarks.md with the command and the machine.
 
   bench/run.py [--rounds 3] [--duration 6] [--targets moto,sketch,uvicorn] [--ops encrypt,...]
                [--compare NAME=SRC_DIR]   # also measure Trent from another source tree, same rounds
+               [--compare-database NAME=postgresql://...]   # and this tree on PostgreSQL
 
 --compare measures, say, the tree of an earlier commit (`git worktree add /tmp/before <commit>`,
 then `--compare before=/tmp/before/src`) next to the current one, so a change's cost is a ratio
@@ -59,10 +60,14 @@ def prepare_harness() -> None:
         )
 
 
-def start_trent(data_dir: Path, port: int, src: Path | None = None) -> tuple[subprocess.Popen[bytes], str, str]:
+def start_trent(
+    data_dir: Path, port: int, src: Path | None = None, database: str = ""
+) -> tuple[subprocess.Popen[bytes], str, str]:
     env = dict(os.environ)
     if src is not None:  # another source tree shadows the installed package
         env["PYTHONPATH"] = str(src)
+    if database:  # this instance on PostgreSQL instead of its SQLite file
+        env["TRENT_DATABASE_URL"] = database
     log = (data_dir.parent / f"trent-bench-{port}.log").open("wb")
     process = subprocess.Popen(
         ["taskset", "-c", "1", sys.executable, "-m", "trent.cli.main", "serve", *("--data-dir", str(data_dir)),
@@ -96,6 +101,13 @@ def main() -> int:
     parser.add_argument("--ops", default="encrypt,decrypt,generate-data-key,describe-key")
     parser.add_argument("--no-doc", action="store_true", help="print the table without writing docs/benchmarks.md")
     parser.add_argument("--compare", action="append", default=[], metavar="NAME=SRC_DIR")
+    parser.add_argument(
+        "--compare-database",
+        action="append",
+        default=[],
+        metavar="NAME=URL",
+        help="also measure this tree's Trent on PostgreSQL (an empty database or schema), same rounds",
+    )
     args = parser.parse_args()
 
     prepare_harness()
@@ -109,6 +121,12 @@ def main() -> int:
             name, _, src = spec.partition("=")
             other_port = free_port()
             other, other_key, other_secret = start_trent(Path(tmp) / name, other_port, Path(src))
+            others.append(other)
+            externals.append(f"{name}=http://127.0.0.1:{other_port},pid={other.pid},key={other_key}:{other_secret}")
+        for spec in args.compare_database:
+            name, _, url = spec.partition("=")
+            other_port = free_port()
+            other, other_key, other_secret = start_trent(Path(tmp) / name, other_port, database=url)
             others.append(other)
             externals.append(f"{name}=http://127.0.0.1:{other_port},pid={other.pid},key={other_key}:{other_secret}")
         try:
@@ -133,7 +151,8 @@ def main() -> int:
     table = sorted(set(results.glob("*.md")) - before)[-1].read_text()
     shown = " ".join(["bench/run.py", f"--rounds {args.rounds}", f"--duration {args.duration}",
                       f"--targets {args.targets}", f"--ops {args.ops}"]
-                     + [f"--compare {spec}" for spec in args.compare])  # fmt: skip
+                     + [f"--compare {spec}" for spec in args.compare]
+                     + [f"--compare-database {spec.partition('=')[0]}=postgresql://..." for spec in args.compare_database])  # fmt: skip
     if not args.no_doc:
         write_doc(table, shown)
     print(table)
