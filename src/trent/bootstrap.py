@@ -56,7 +56,8 @@ def build(settings: Settings, *, group_commit: bool = False, create_root: bool =
     store: SqliteStore | PostgresStore
     writer: StoreAuditWriter | None = None
     if settings.database_url:
-        store = PostgresStore.connect(settings.database_url)
+        # A serving process takes state changes from NOTIFY; admin commands read the row.
+        store = PostgresStore.connect(settings.database_url, listen=group_commit)
         writer = postgres_audit_writer(store) if group_commit else None
     else:
         store = SqliteStore(settings.database_path)

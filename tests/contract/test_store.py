@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -313,3 +314,31 @@ def test_a_read_snapshot_does_not_see_later_appends(backend: Backend) -> None:
         assert head[0] == 3
         assert sequences == [1, 2, 3]
     assert [event.sequence for event in reader.audit_events()] == [1, 2, 3, 4]
+
+
+def test_state_changes_are_pushed_to_listening_postgresql_nodes() -> None:
+    require_postgres()
+    url = fresh_postgres_schema()
+    listening = PostgresStore.connect(url, listen=True)
+    other = PostgresStore.connect(url)
+    try:
+        listener = listening._listener  # the mechanism under test
+        assert listener is not None
+        deadline = time.monotonic() + 5
+        while listener.version is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        before_version, before_token = listener.version, listening.change_token()
+        assert before_version is not None
+        other.insert_key(_key("pushed"))  # committed by another node
+        deadline = time.monotonic() + 1.0  # the documented bound
+        while listener.version == before_version and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert listener.version == before_version + 1
+        assert listening.change_token() != before_token
+        before_token = listening.change_token()
+        listening.put_tags("us-east-1", "pushed", {"a": "b"})  # its own change: seen at once
+        assert listening.change_token() != before_token
+    finally:
+        listening.close()
+        other.close()
+        drop_postgres_schema(url)

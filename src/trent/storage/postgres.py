@@ -8,18 +8,19 @@ from trent.storage.audit_tables import AuditTables, StoreAuditWriter
 from trent.storage.grant_tables import GrantTables
 from trent.storage.iam_tables import IamTables
 from trent.storage.key_tables import KeyTables
-from trent.storage.postgres_base import PostgresBase, migrate, open_pool
+from trent.storage.postgres_base import PostgresBase, StateListener, migrate, open_pool
 
 
 class PostgresStore(KeyTables, AuditTables, IamTables, GrantTables, PostgresBase):
     """Implements ``trent.services.ports.Store`` (and the IAM and audit stores) on PostgreSQL."""
 
     @classmethod
-    def connect(cls, url: str, *, apply_migrations: bool = True) -> PostgresStore:
+    def connect(cls, url: str, *, apply_migrations: bool = True, listen: bool = False) -> PostgresStore:
+        """``listen``: take other nodes' state changes from NOTIFY instead of a read per request."""
         pool = open_pool(url)
         if apply_migrations:
             migrate(pool)
-        return cls(pool, owns_pool=True)
+        return cls(pool, owns_pool=True, listener=StateListener(url) if listen else None)
 
 
 def postgres_audit_writer(store: PostgresStore) -> StoreAuditWriter:

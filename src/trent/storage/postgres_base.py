@@ -65,18 +65,85 @@ def migrate(pool: ConnectionPool) -> None:
             conn.execute("SELECT pg_advisory_unlock(%s)", (_MIGRATION_LOCK,))
 
 
+_STATE_CHANNEL = "trent_state"
+# How stale a node's view may get if a notification were lost: the documented bound is 1 s.
+_REFRESH_SECONDS = 0.5
+
+
+class StateListener:
+    """The newest ``state_version`` any node committed, pushed by NOTIFY instead of read per request.
+
+    A connection of its own LISTENs; each committing state change notifies its new version (the
+    notification is sent at commit, so it never announces a change that did not happen). While the
+    connection is down, ``version`` is None and the store reads the row itself, as SQLite does.
+    """
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+        self._version: int | None = None
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="trent-state-listener", daemon=True)
+        self._ready = threading.Event()
+        self._thread.start()
+        self._ready.wait(timeout=5.0)
+
+    @property
+    def version(self) -> int | None:
+        return self._version
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+    def _advance(self, newest: int) -> None:
+        if self._version is None or newest > self._version:
+            self._version = newest
+
+    def _run(self) -> None:
+        while not self._stopped.is_set():
+            try:
+                with psycopg.connect(self._url, autocommit=True) as conn:
+                    conn.execute(f"LISTEN {_STATE_CHANNEL}")
+                    row = conn.execute("SELECT version FROM state_version WHERE id = 1").fetchone()
+                    self._version = int(row[0]) if row else 0
+                    self._ready.set()
+                    while not self._stopped.is_set():
+                        for notice in conn.notifies(timeout=_REFRESH_SECONDS, stop_after=64):
+                            self._advance(int(notice.payload))
+                        # Also read the row now and then: a lost notification costs at most this long.
+                        row = conn.execute("SELECT version FROM state_version WHERE id = 1").fetchone()
+                        self._advance(int(row[0]) if row else 0)
+            except (psycopg.Error, ValueError):
+                self._version = None  # fall back to reading the row until the connection is back
+                self._ready.set()
+                self._stopped.wait(1.0)
+
+
 class PostgresBase(SqlBase):
     """A connection from the pool for each transaction (or single statement outside one)."""
 
     dialect = POSTGRESQL
 
-    def __init__(self, pool: ConnectionPool, *, owns_pool: bool = False) -> None:
+    def __init__(self, pool: ConnectionPool, *, owns_pool: bool = False, listener: StateListener | None = None) -> None:
         super().__init__()
         self._pool = pool
         self._owns_pool = owns_pool
+        self._listener = listener
         self._conn: psycopg.Connection[Any] | None = None
         self._translated: dict[str, str] = {}
         self._translate_lock = threading.Lock()
+
+    def _bump_state_version(self) -> None:
+        self._raw(
+            "WITH bumped AS (UPDATE state_version SET version = version + 1 WHERE id = 1 RETURNING version) "
+            f"SELECT pg_notify('{_STATE_CHANNEL}', version::text) FROM bumped"
+        )
+
+    def change_token(self) -> int:
+        version = None if self._listener is None else self._listener.version
+        if version is None:
+            return super().change_token()
+        with self._lock:
+            return (version << 32) | (self._local_changes & 0xFFFFFFFF)
 
     @property
     def pool(self) -> ConnectionPool:
@@ -84,6 +151,8 @@ class PostgresBase(SqlBase):
 
     def close(self) -> None:
         with self._lock:
+            if self._listener is not None and self._owns_pool:
+                self._listener.stop()
             if self._owns_pool:
                 self._pool.close()
 

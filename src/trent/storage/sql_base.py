@@ -111,6 +111,10 @@ class SqlBase(ABC):
         """The statement in this back end's placeholder style."""
         return sql
 
+    def _bump_state_version(self) -> None:
+        """Inside a committing transaction that changed state: tell every process (and node)."""
+        self._raw(self._translate("UPDATE state_version SET version = version + 1 WHERE id = 1"))
+
     # ----------------------------------------------------------------- transactions
 
     @contextmanager
@@ -133,9 +137,13 @@ class SqlBase(ABC):
             self._depth -= 1
             if outermost:
                 try:
-                    if self._dirty:
-                        self._raw(self._translate("UPDATE state_version SET version = version + 1 WHERE id = 1"))
+                    changed = self._dirty
+                    if changed:
+                        self._bump_state_version()
                     self._guarded(lambda: self._end(commit=True))
+                    if changed:
+                        # This process's caches must not wait for the new version to be read back.
+                        self._local_changes += 1
                 except BaseException:
                     self._local_changes += 1
                     self._end(commit=False)
