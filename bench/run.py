@@ -69,9 +69,10 @@ def start_trent(
     if database:  # this instance on PostgreSQL instead of its SQLite file
         env["TRENT_DATABASE_URL"] = database
     log = (data_dir.parent / f"trent-bench-{port}.log").open("wb")
+    command = ["taskset", "-c", "1", sys.executable, "-m", "trent.cli.main", "serve"]
+    command += ["--data-dir", str(data_dir), "--port", str(port)]
     process = subprocess.Popen(
-        ["taskset", "-c", "1", sys.executable, "-m", "trent.cli.main", "serve", *("--data-dir", str(data_dir)),
-         *("--port", str(port))],  # fmt: skip
+        command,
         stdout=log,
         stderr=subprocess.STDOUT,
         env=env,
@@ -79,7 +80,7 @@ def start_trent(
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_trent/health", timeout=1):  # noqa: S310
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_trent/health", timeout=1):
                 break
         except OSError:
             time.sleep(0.1)
@@ -149,10 +150,11 @@ def main() -> int:
                 running.terminate()
                 running.wait(timeout=30)
     table = sorted(set(results.glob("*.md")) - before)[-1].read_text()
-    shown = " ".join(["bench/run.py", f"--rounds {args.rounds}", f"--duration {args.duration}",
-                      f"--targets {args.targets}", f"--ops {args.ops}"]
-                     + [f"--compare {spec}" for spec in args.compare]
-                     + [f"--compare-database {spec.partition('=')[0]}=postgresql://..." for spec in args.compare_database])  # fmt: skip
+    parts = ["bench/run.py", f"--rounds {args.rounds}", f"--duration {args.duration}"]
+    parts += [f"--targets {args.targets}", f"--ops {args.ops}"]
+    parts += [f"--compare {spec}" for spec in args.compare]
+    parts += [f"--compare-database {spec.partition('=')[0]}=postgresql://..." for spec in args.compare_database]
+    shown = " ".join(parts)
     if not args.no_doc:
         write_doc(table, shown)
     print(table)

@@ -92,7 +92,7 @@ def start(data_dir: Path, port: int, database: str) -> subprocess.Popen[bytes]:
     log = (data_dir.parent / f"trent-{port}.log").open("wb")
     command = ["taskset", "-c", "1", sys.executable, "-m", "trent.cli.main", "serve"]
     command += ["--data-dir", str(data_dir), "--port", str(port)]
-    process = subprocess.Popen(  # noqa: S603 - our own server, our own arguments
+    process = subprocess.Popen(
         command,
         stdout=log,
         stderr=subprocess.STDOUT,
