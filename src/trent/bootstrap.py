@@ -22,6 +22,8 @@ from trent.services.audit import AuditService, GroupCommitter
 from trent.services.iam import IamService
 from trent.services.identity import IdentityService, NewAccessKey
 from trent.services.kms import KmsService
+from trent.services.kms_asymmetric import new_key_material
+from trent.services.material_pool import MaterialPool
 from trent.services.principals import PrincipalDirectory
 from trent.storage.audit_tables import StoreAuditWriter
 from trent.storage.postgres import PostgresStore, postgres_audit_writer
@@ -66,7 +68,11 @@ def build(settings: Settings, *, group_commit: bool = False, create_root: bool =
     _check_root_of_trust(store, root)
     identities = IdentityService(store, root, clock)
     iam = IamService(store, identities, clock)
-    kms = KmsService(store, root, clock, principal_exists=PrincipalDirectory(store).principal_exists)
+    # A serving process keeps RSA keys ready so CreateKey never generates one on the event loop.
+    pool = MaterialPool(new_key_material) if group_commit else None
+    kms = KmsService(
+        store, root, clock, principal_exists=PrincipalDirectory(store).principal_exists, material_pool=pool
+    )
     committer = GroupCommitter(writer) if writer is not None else None
     audit = AuditService(store, committer, root, clock, settings.account_id)
     return Components(settings, store, clock, kms, identities, iam, audit)

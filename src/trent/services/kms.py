@@ -60,6 +60,7 @@ from trent.services.kms_asymmetric import AsymmetricOperations, new_key_material
 from trent.services.kms_import import ImportOperations
 from trent.services.kms_multi_region import MultiRegionOperations
 from trent.services.kms_rotation import RotationOperations
+from trent.services.material_pool import MaterialPool
 from trent.services.ports import Alias, Clock, Page, RootOfTrust, Store
 
 MAX_TAGS = 50
@@ -114,8 +115,10 @@ class KmsService(GrantOperations, AsymmetricOperations, RotationOperations, Impo
         root: RootOfTrust,
         clock: Clock,
         principal_exists: Callable[[str], bool] | None = None,
+        material_pool: MaterialPool | None = None,
     ) -> None:
         self._store = store
+        self._material_pool = material_pool
         self._root = root
         self._clock = clock
         self._cache = KeyCache(store, root)
@@ -291,7 +294,7 @@ class KmsService(GrantOperations, AsymmetricOperations, RotationOperations, Impo
             key.state = KeyState.PENDING_IMPORT
             self._store.insert_key(key)
             return key
-        material = new_key_material(spec)
+        material = self._material_pool.take(spec) if self._material_pool else new_key_material(spec)
         material_id = ciphertext.material_id_for(key_id, material)
         key.current_material_id = material_id
         sealed = self._root.seal(material, material_aad(key_id, material_id))
