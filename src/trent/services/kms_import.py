@@ -28,6 +28,7 @@ from trent.domain.errors import (
 from trent.domain.identity import Caller
 from trent.domain.keys import SYMMETRIC_DEFAULT, ImportToken, Key, KeyState, Material, StateRule, check_state
 from trent.services.keycache import material_aad
+from trent.services.material_pool import MaterialPool
 from trent.services.ports import Clock, RootOfTrust, Store
 
 IMPORT_PARAMETERS_VALIDITY = timedelta(hours=24)
@@ -84,6 +85,7 @@ class ImportOperations:
     _store: Store
     _root: RootOfTrust
     _clock: Clock
+    _material_pool: MaterialPool | None
     resolve: Callable[..., Key]
     authorize_key: Callable[..., None]
 
@@ -111,7 +113,11 @@ class ImportOperations:
             raise UnsupportedOperationException(
                 f"{wrapping_algorithm} with wrapping key spec {wrapping_key_spec} is supported only in China Regions."
             )
-        private, public = wrapping.generate_wrapping_key(wrapping_key_spec)
+        if self._material_pool is not None:  # an RSA key made ahead, off the event loop
+            private = self._material_pool.take(wrapping_key_spec)
+            public = asymmetric.public_key_der(private)
+        else:
+            private, public = wrapping.generate_wrapping_key(wrapping_key_spec)
         raw_token = secrets.token_bytes(_TOKEN_ID_BYTES)
         token_id = raw_token.hex()
         valid_to = self._clock.now() + IMPORT_PARAMETERS_VALIDITY
