@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -17,6 +18,7 @@ from trent.api.query import QueryHandler
 from trent.clock import SystemClock
 from trent.config import Settings, settings_from_env
 from trent.domain.errors import RootOfTrustError
+from trent.domain.keys import Key
 from trent.rot.local_file import LocalFileRootOfTrust
 from trent.services.audit import AuditService, GroupCommitter
 from trent.services.iam import IamService
@@ -126,56 +128,44 @@ def create_app(settings: Settings) -> KmsApi:
     if settings.dev and settings.dev_clock_offset_seconds:
         clock.advance(timedelta(seconds=settings.dev_clock_offset_seconds))
 
-    def delete_due_keys() -> None:
-        # Each deletion and its AwsServiceEvent record land together, or neither does.
+    def service_work(step: Callable[[], Sequence[tuple[Key, dict[str, str]]]], event_name: str) -> None:
+        """Run a background step one key at a time until it finds nothing, each change with its
+        AwsServiceEvent record in the same transaction: both land, or neither does."""
         while True:
             with audit.transaction():
-                deleted = kms.delete_due_keys(batch=1)
-                events = [audit.service_event("DeleteKey", k.region, k.arn, account_id=k.account_id) for k in deleted]
-                audit.append_in_transaction(events)
-            if not deleted:
+                done = step()
+                audit.append_in_transaction(
+                    [
+                        audit.service_event(
+                            event_name, key.region, key.arn, account_id=key.account_id, additional=extra
+                        )
+                        for key, extra in done
+                    ]
+                )
+            if not done:
                 return
-            log.info("deleted key %s at the end of its waiting period", deleted[0].arn)
+            log.info("%s %s", event_name, done[0][0].arn)
+
+    def delete_due_keys() -> None:
+        service_work(lambda: [(key, {"keyId": key.arn}) for key in kms.delete_due_keys(batch=1)], "DeleteKey")
 
     def rotate_due_keys() -> None:
-        # Each rotation and its RotateKey AwsServiceEvent record land together, or neither does.
-        while True:
-            with audit.transaction():
-                rotated = kms.rotate_due_keys(batch=1)
-                events = [
-                    audit.service_event(
-                        "RotateKey",
-                        key.region,
-                        key.arn,
-                        account_id=key.account_id,
-                        additional={"keyId": key.arn, "keyMaterialId": material_id, "rotationType": "AUTOMATIC"},
-                    )
-                    for key, material_id in rotated
-                ]
-                audit.append_in_transaction(events)
-            if not rotated:
-                return
-            log.info("rotated key %s", rotated[0][0].arn)
+        service_work(
+            lambda: [
+                (key, {"keyId": key.arn, "keyMaterialId": material_id, "rotationType": "AUTOMATIC"})
+                for key, material_id in kms.rotate_due_keys(batch=1)
+            ],
+            "RotateKey",
+        )
 
     def expire_imported_material() -> None:
-        # The key returns to PendingImport with its DeleteExpiredKeyMaterial record, or neither happens.
-        while True:
-            with audit.transaction():
-                expired = kms.expire_imported_material(batch=1)
-                events = [
-                    audit.service_event(
-                        "DeleteExpiredKeyMaterial",
-                        key.region,
-                        key.arn,
-                        account_id=key.account_id,
-                        additional={"keyId": key.arn, "keyMaterialId": material_id},
-                    )
-                    for key, material_id in expired
-                ]
-                audit.append_in_transaction(events)
-            if not expired:
-                return
-            log.info("imported key material of %s expired", expired[0][0].arn)
+        service_work(
+            lambda: [
+                (key, {"keyId": key.arn, "keyMaterialId": material_id})
+                for key, material_id in kms.expire_imported_material(batch=1)
+            ],
+            "DeleteExpiredKeyMaterial",
+        )
 
     async def sweep_deletions() -> None:
         # Due deletions and rotations, at the same cadence; a rotation missed while Trent was down
@@ -198,11 +188,9 @@ def create_app(settings: Settings) -> KmsApi:
             await asyncio.sleep(min(1.0, settings.deletion_sweep_seconds))
             try:
                 # The replica's CreateKey in its own Region, as AWS records one there, with the promotion.
-                with audit.transaction():
-                    promoted = kms.promote_created_replicas()
-                    audit.append_in_transaction(
-                        [audit.service_event("CreateKey", k.region, k.arn, account_id=k.account_id) for k in promoted]
-                    )
+                service_work(
+                    lambda: [(key, {"keyId": key.arn}) for key in kms.promote_created_replicas(batch=1)], "CreateKey"
+                )
             except Exception:
                 log.exception("promoting new replicas failed; retrying")
 

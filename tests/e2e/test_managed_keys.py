@@ -105,3 +105,13 @@ def test_any_principal_of_the_account_may_use_it(secure: TrentServer) -> None:
     with pytest.raises(ClientError) as info:
         user.disable_key(KeyId=key_id)
     assert info.value.response["Error"]["Code"] == "AccessDeniedException"
+
+
+def test_only_a_use_creates_the_key(fresh_server: TrentServer) -> None:
+    kms = fresh_server.client()
+    with pytest.raises(ClientError):
+        kms.delete_alias(AliasName="alias/aws/rds")  # refused; recording it must not create the key
+    with pytest.raises(ClientError):
+        kms.create_alias(AliasName="alias/mine", TargetKeyId="alias/aws/rds")  # a target must be a key id
+    assert "alias/aws/rds" not in {a["AliasName"] for a in kms.list_aliases()["Aliases"]}
+    assert kms.list_keys()["Keys"] == []

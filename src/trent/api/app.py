@@ -18,7 +18,7 @@ import re
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeGuard, TypeVar
 
 import orjson
 
@@ -38,7 +38,7 @@ from trent.domain.errors import (
 )
 from trent.domain.grants import grant_id_from_token
 from trent.domain.identity import Caller
-from trent.domain.ids import account_root_arn, alias_arn
+from trent.domain.ids import ALIAS_PREFIX, account_root_arn, alias_arn
 from trent.services.audit import AuditService, RequestFacts
 from trent.services.identity import IdentityService
 from trent.services.kms import KmsService
@@ -274,11 +274,7 @@ class KmsApi:
         """Resources and responseElements of an alias operation: the alias and its key, as CloudTrail has them."""
         assert exchange.params is not None  # noqa: S101 - checked by the caller
         name = exchange.params.get("AliasName")
-        alias = (
-            alias_arn(caller.region, caller.account_id, name)
-            if isinstance(name, str) and _is_alias_name(name)
-            else None
-        )
+        alias = alias_arn(caller.region, caller.account_id, name) if _is_alias_name(name) else None
         key = exchange.alias_key_arn if exchange.event_name == "DeleteAlias" else next(iter(key_arns), None)
         if exchange.event_name == "DeleteAlias":
             resources = [arn for arn in (alias, key) if arn]
@@ -528,5 +524,5 @@ def _error_body(error: TrentError) -> bytes:
     return orjson.dumps({"__type": error.code, "message": error.message})
 
 
-def _is_alias_name(name: object) -> bool:
-    return isinstance(name, str) and name.startswith("alias/") and ":" not in name
+def _is_alias_name(name: object) -> TypeGuard[str]:
+    return isinstance(name, str) and name.startswith(ALIAS_PREFIX) and ":" not in name

@@ -178,6 +178,10 @@ class InvalidKeyUsageException(TrentError):
     def usage(cls, key_arn: str, usage: str, operation: str) -> InvalidKeyUsageException:
         return cls(f"{key_arn} key usage is {usage} which is not valid for {operation}.")
 
+    @classmethod
+    def incompatible(cls, algorithm: str, key_spec: str) -> InvalidKeyUsageException:
+        return cls(f"Algorithm {algorithm} is incompatible with key spec {key_spec}.")
+
 
 class ConflictException(TrentError):
     pass
@@ -229,6 +233,14 @@ class UnsupportedOperationException(TrentError):
     @classmethod
     def not_yet(cls, operation: str) -> UnsupportedOperationException:
         return cls(f"{operation} is not supported by this Trent server yet.")
+
+    @classmethod
+    def origin(cls, key_arn: str, origin: str) -> UnsupportedOperationException:
+        return cls(f"{key_arn} origin is {origin} which is not valid for this operation.")
+
+    @classmethod
+    def not_primary(cls, key_arn: str) -> UnsupportedOperationException:
+        return cls(f"{key_arn} is not a multi-region primary key.")
 
 
 class MalformedPolicyDocumentException(TrentError):

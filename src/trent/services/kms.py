@@ -70,7 +70,6 @@ MAX_PENDING_WINDOW_DAYS = 30
 DEFAULT_PENDING_WINDOW_DAYS = 30
 KEY_POLICY_MAX_BYTES = 32_768
 DATA_KEY_BYTES = {"AES_256": 32, "AES_128": 16}
-SYMMETRIC_MATERIAL_BYTES = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,12 +141,18 @@ class KmsService(GrantOperations, AsymmetricOperations, RotationOperations, Impo
         except TrentError:
             return None
 
-    def resolve(self, caller: Caller, reference: str, *, allow_alias: bool) -> Key:
+    def resolve(self, caller: Caller, reference: str, *, allow_alias: bool, use: bool = False) -> Key:
+        """The key a reference names in the caller's region (NotFoundException as AWS words it).
+
+        ``use``: the request uses or describes the key, so the first use of a predefined
+        alias/aws/<service> creates its AWS managed key; lookups for other purposes (audit
+        records, management calls) never create one.
+        """
         ref = parse_key_reference(reference, caller.region, allow_alias=allow_alias)
         account_id = ref.account_id or caller.account_id
         if ref.is_alias:
             key_id = self._cache.alias_target(account_id, caller.region, ref.value)
-            if key_id is None and account_id == caller.account_id:
+            if key_id is None and use and account_id == caller.account_id:
                 key_id = self._create_aws_managed_key(caller, ref.value)
             if key_id is None:
                 raise NotFoundException.alias(alias_arn(caller.region, account_id, ref.value))
@@ -208,7 +213,7 @@ class KmsService(GrantOperations, AsymmetricOperations, RotationOperations, Impo
 
     def _resolve_for_use(self, caller: Caller, reference: str) -> tuple[Key, str | None]:
         """Like _resolve, also returning the alias name the caller used (kms:RequestAlias)."""
-        return self.resolve(caller, reference, allow_alias=True), _alias_in(reference)
+        return self.resolve(caller, reference, allow_alias=True, use=True), _alias_in(reference)
 
     def _current_material(self, key: Key) -> tuple[str, bytes]:
         material_id = key.current_material_id
@@ -354,7 +359,7 @@ class KmsService(GrantOperations, AsymmetricOperations, RotationOperations, Impo
         )
 
     def describe_key(self, caller: Caller, key_ref: str) -> Key:
-        key = self.resolve(caller, key_ref, allow_alias=True)
+        key = self.resolve(caller, key_ref, allow_alias=True, use=True)
         self.authorize_key(caller, "kms:DescribeKey", key)
         return key
 
@@ -624,7 +629,7 @@ class KmsService(GrantOperations, AsymmetricOperations, RotationOperations, Impo
         action: str,
         operation: str,
     ) -> DecryptResult:
-        named = None if key_ref is None else self.resolve(caller, key_ref, allow_alias=True)
+        named = None if key_ref is None else self.resolve(caller, key_ref, allow_alias=True, use=True)
         if named is not None and uses_rsa_encryption(named):
             return self._open_rsa(caller, named, blob, context, key_ref, algorithm, action, operation)
         parsed = ciphertext.parse(blob)
@@ -813,7 +818,7 @@ def _key_family(key: Key) -> str:
 def _check_algorithm(key: Key, algorithm: str | None) -> str:
     chosen = algorithm or SYMMETRIC_DEFAULT
     if key.key_spec == SYMMETRIC_DEFAULT and chosen != SYMMETRIC_DEFAULT:
-        raise InvalidKeyUsageException(f"Algorithm {chosen} is incompatible with key spec {key.key_spec}.")
+        raise InvalidKeyUsageException.incompatible(chosen, key.key_spec)
     return chosen
 
 

@@ -31,6 +31,7 @@ from trent.domain.keys import (
     KEY_AGREEMENT,
     SIGN_VERIFY,
     SYMMETRIC_DEFAULT,
+    SYMMETRIC_MATERIAL_BYTES,
     Key,
     StateRule,
     check_state,
@@ -38,7 +39,6 @@ from trent.domain.keys import (
 
 Facts = dict[str, str | Sequence[str] | None]
 ECDH = "ECDH"
-SYMMETRIC_MATERIAL_BYTES = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,10 +90,6 @@ def new_key_material(spec: str) -> bytes:
         raise UnsupportedOperationException(f"KeySpec {spec} is not supported by this Trent server.") from None
 
 
-def incompatible_algorithm(algorithm: str, key: Key) -> InvalidKeyUsageException:
-    return InvalidKeyUsageException(f"Algorithm {algorithm} is incompatible with key spec {key.key_spec}.")
-
-
 class AsymmetricOperations:
     """Operations of keys other than symmetric encryption keys; mixed into KmsService."""
 
@@ -131,7 +127,7 @@ class AsymmetricOperations:
         facts: Facts = {"kms:signingalgorithm": algorithm, "kms:messagetype": message_type}
         key = self._key_for_use(caller, key_ref, operation, SIGN_VERIFY, facts)
         if algorithm not in asymmetric.SIGNING_ALGORITHMS_FOR_SPEC.get(key.key_spec, ()):
-            raise incompatible_algorithm(algorithm, key)
+            raise InvalidKeyUsageException.incompatible(algorithm, key.key_spec)
         try:
             asymmetric.check_signing_request(key.key_spec, algorithm, message, message_type)
         except asymmetric.InvalidDigestLength:
@@ -180,7 +176,7 @@ class AsymmetricOperations:
     def _mac_key(self, caller: Caller, key_ref: str, operation: str, algorithm: str) -> Key:
         key = self._key_for_use(caller, key_ref, operation, GENERATE_VERIFY_MAC, {"kms:macalgorithm": algorithm})
         if hmac_keys.MAC_ALGORITHM_FOR_SPEC.get(key.key_spec) != algorithm:
-            raise incompatible_algorithm(algorithm, key)
+            raise InvalidKeyUsageException.incompatible(algorithm, key.key_spec)
         return key
 
     def generate_mac(self, caller: Caller, key_ref: str, message: bytes, algorithm: str, dry_run: bool) -> MacResult:
@@ -209,7 +205,7 @@ class AsymmetricOperations:
             caller, key_ref, "DeriveSharedSecret", KEY_AGREEMENT, {"kms:keyagreementalgorithm": algorithm}
         )
         if algorithm != ECDH:
-            raise incompatible_algorithm(algorithm, key)
+            raise InvalidKeyUsageException.incompatible(algorithm, key.key_spec)
         try:
             asymmetric.check_peer_public_key(key.key_spec, peer_public_key)
         except asymmetric.CryptoKeyError:
@@ -254,7 +250,7 @@ class AsymmetricOperations:
     def _rsa_algorithm(self, key: Key, algorithm: str | None, context: Mapping[str, str] | None) -> str:
         chosen = algorithm or SYMMETRIC_DEFAULT
         if chosen not in asymmetric.ENCRYPTION_ALGORITHMS_FOR_SPEC.get(key.key_spec, ()):
-            raise incompatible_algorithm(chosen, key)
+            raise InvalidKeyUsageException.incompatible(chosen, key.key_spec)
         if context:
             raise ValidationException("EncryptionContext is not supported for asymmetric KMS keys.")
         return chosen

@@ -26,7 +26,16 @@ from trent.domain.errors import (
     ValidationException,
 )
 from trent.domain.identity import Caller
-from trent.domain.keys import SYMMETRIC_DEFAULT, ImportToken, Key, KeyState, Material, StateRule, check_state
+from trent.domain.keys import (
+    SYMMETRIC_DEFAULT,
+    SYMMETRIC_MATERIAL_BYTES,
+    ImportToken,
+    Key,
+    KeyState,
+    Material,
+    StateRule,
+    check_state,
+)
 from trent.services.keycache import material_aad
 from trent.services.material_pool import MaterialPool
 from trent.services.ports import Clock, RootOfTrust, Store
@@ -39,7 +48,6 @@ NEW_KEY_MATERIAL = "NEW_KEY_MATERIAL"
 EXISTING_KEY_MATERIAL = "EXISTING_KEY_MATERIAL"
 _TOKEN_PREFIX = b"trent-import-token-v1:"
 _TOKEN_ID_BYTES = 32
-SYMMETRIC_MATERIAL_BYTES = 32
 # AWS's accepted HMAC material sizes: from the hash length up to the hash's block size.
 _HMAC_MATERIAL_RANGE = {"HMAC_224": (28, 64), "HMAC_256": (32, 64), "HMAC_384": (48, 128), "HMAC_512": (64, 128)}
 
@@ -93,9 +101,7 @@ class ImportOperations:
         key = self.resolve(caller, key_ref, allow_alias=False)
         self.authorize_key(caller, action, key, facts=dict(facts))
         if key.origin != "EXTERNAL":
-            raise UnsupportedOperationException(
-                f"{key.arn} origin is {key.origin} which is not valid for this operation."
-            )
+            raise UnsupportedOperationException.origin(key.arn, key.origin)
         check_state(key, StateRule.MANAGE)  # pending deletion refuses; other states allow
         return key
 
@@ -272,20 +278,20 @@ class ImportOperations:
 
     # ----------------------------------------------------------------- DeleteImportedKeyMaterial
 
-    def delete_imported_key_material(self, caller: Caller, key_ref: str, material_id: str | None) -> tuple[Key, str]:
+    def delete_imported_key_material(
+        self, caller: Caller, key_ref: str, material_id: str | None
+    ) -> tuple[Key, str | None]:
         key = self.resolve(caller, key_ref, allow_alias=False)
         self.authorize_key(caller, "kms:DeleteImportedKeyMaterial", key)
         if key.origin != "EXTERNAL":
-            raise UnsupportedOperationException(
-                f"{key.arn} origin is {key.origin} which is not valid for this operation."
-            )
+            raise UnsupportedOperationException.origin(key.arn, key.origin)
         materials = {m.material_id: m for m in self._store.materials(key.key_id)}
         chosen = material_id or key.current_material_id
         target = None if chosen is None else materials.get(chosen)
         if target is None:
             if material_id is not None:
                 raise ValidationException(f"Key material {material_id} does not exist for KMS key {key.arn}.")
-            return key, ""  # nothing imported yet: no effect
+            return key, None  # nothing imported yet: no effect
         with self._store.transaction():
             if target.pending_rotation:
                 self._store.delete_material(key.key_id, target.material_id)

@@ -35,10 +35,6 @@ class MultiRegionConfiguration:
     replicas: tuple[Key, ...]
 
 
-def not_a_primary(key: Key) -> UnsupportedOperationException:
-    return UnsupportedOperationException(f"{key.arn} is not a multi-region primary key.")
-
-
 class MultiRegionOperations:
     """Multi-Region use cases; mixed into KmsService."""
 
@@ -72,7 +68,7 @@ class MultiRegionOperations:
         self.authorize_key(caller, "kms:ReplicateKey", key, facts={"kms:replicaregion": replica_region})
         check_state(key, StateRule.CRYPTO)
         if not key.multi_region or not key.is_primary:
-            raise not_a_primary(key)
+            raise UnsupportedOperationException.not_primary(key.arn)
         if replica_region == key.region:
             raise ValidationException(f"The replica Region {replica_region} is the Region of the primary key.")
         replica_arn = key_arn(replica_region, key.account_id, key.key_id)
@@ -119,7 +115,7 @@ class MultiRegionOperations:
         self.authorize_key(caller, "kms:UpdatePrimaryRegion", key, facts={"kms:primaryregion": primary_region})
         check_state(key, StateRule.CRYPTO)
         if not key.multi_region or not key.is_primary:
-            raise not_a_primary(key)
+            raise UnsupportedOperationException.not_primary(key.arn)
         related = {k.region: k for k in self._store.keys_with_id(key.key_id)}
         new_primary = related.get(primary_region)
         if new_primary is None or primary_region == key.region:
@@ -134,17 +130,18 @@ class MultiRegionOperations:
         )
         with self._store.transaction():
             for related_key in related.values():
-                changes: dict[str, object] = {"primary_region": primary_region}
+                updated = replace(related_key, primary_region=primary_region)
                 if related_key.region == primary_region:
                     # The rotation schedule moves with the primary role.
-                    changes.update(
+                    updated = replace(
+                        updated,
                         rotation_period_days=key.rotation_period_days,
                         next_rotation_date=key.next_rotation_date,
                         on_demand_rotations=key.on_demand_rotations,
                     )
                 elif related_key.region == key.region:
-                    changes.update(rotation_period_days=None, next_rotation_date=None)
-                self._store.update_key(replace(related_key, **changes))  # type: ignore[arg-type]
+                    updated = replace(updated, rotation_period_days=None, next_rotation_date=None)
+                self._store.update_key(updated)
 
     def promote_created_replicas(self, batch: int = 100) -> list[Key]:
         """Background task: replicas leave Creating (for PendingImport when their key imports material)."""

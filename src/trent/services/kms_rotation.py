@@ -11,7 +11,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from trent.crypto.random import random_bytes
 from trent.domain import ciphertext
 from trent.domain.errors import (
     ConflictException,
@@ -25,6 +24,7 @@ from trent.domain.keys import (
     MAX_ON_DEMAND_ROTATIONS,
     ROTATION_AUTOMATIC,
     ROTATION_ON_DEMAND,
+    SYMMETRIC_DEFAULT,
     Key,
     KeyState,
     Material,
@@ -33,12 +33,11 @@ from trent.domain.keys import (
 )
 from trent.domain.paging import Page
 from trent.services.keycache import material_aad
+from trent.services.kms_asymmetric import new_key_material
 from trent.services.ports import Clock, RootOfTrust, Store
 
-SYMMETRIC_MATERIAL_BYTES = 32
 # AWS refuses an on-demand rotation while an automatic one is due this soon (ConflictException).
 ON_DEMAND_CONFLICT_WINDOW = timedelta(minutes=20)
-AWS_MANAGED_ROTATION_DAYS = 365
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,10 +57,6 @@ class RotationEntry:
     state: str  # CURRENT, NON_CURRENT, PENDING_ROTATION
 
 
-def origin_not_valid(key: Key) -> UnsupportedOperationException:
-    return UnsupportedOperationException(f"{key.arn} origin is {key.origin} which is not valid for this operation.")
-
-
 class RotationOperations:
     """Rotation use cases; mixed into KmsService, whose resolution and authorization they share."""
 
@@ -79,9 +74,9 @@ class RotationOperations:
             raise UnsupportedOperationException("")
         if not key.is_primary:
             # Rotation is set and performed on the primary; replicas follow its material.
-            raise UnsupportedOperationException(f"{key.arn} is not a multi-region primary key.")
+            raise UnsupportedOperationException.not_primary(key.arn)
         if key.state is KeyState.PENDING_IMPORT or (automatic and key.origin == "EXTERNAL"):
-            raise origin_not_valid(key)
+            raise UnsupportedOperationException.origin(key.arn, key.origin)
 
     def _rotation_state(self, key: Key) -> None:
         """Enable/DisableKeyRotation and RotateKeyOnDemand: Disabled and PendingDeletion refuse."""
@@ -120,7 +115,7 @@ class RotationOperations:
         if not key.supports_rotation:
             raise UnsupportedOperationException("")
         if key.state is KeyState.PENDING_IMPORT:
-            raise origin_not_valid(key)
+            raise UnsupportedOperationException.origin(key.arn, key.origin)
         schedule = key
         if not key.is_primary:
             primary = [k for k in self._store.keys_with_id(key.key_id) if k.region == key.primary_region]
@@ -191,7 +186,7 @@ class RotationOperations:
         return replace(updated, current_material_id=material_id)
 
     def _add_rotated_material(self, key: Key, rotation_type: str, now: datetime) -> str:
-        material = random_bytes(SYMMETRIC_MATERIAL_BYTES)
+        material = new_key_material(SYMMETRIC_DEFAULT)
         material_id = ciphertext.material_id_for(key.key_id, material)
         sealed = self._root.seal(material, material_aad(key.key_id, material_id))
         updated = replace(key, current_material_id=material_id)

@@ -414,23 +414,3 @@ class KeyTables(SqlBase):
         if row is None:
             return None
         return AccessKey(row[0], row[1], row[2], row[3], row[4], bytes(row[5]), row[6])
-
-    def insert_access_key(self, access_key: AccessKey) -> None:
-        self._write(
-            "INSERT INTO access_keys (access_key_id, account_id, principal_arn, principal_type, user_name, "
-            "sealed_secret, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                access_key.access_key_id,
-                access_key.account_id,
-                access_key.principal_arn,
-                access_key.principal_type,
-                access_key.user_name,
-                access_key.sealed_secret,
-                access_key.status,
-                _ts(datetime.now(UTC)),
-            ),
-        )
-
-    def count_access_keys(self) -> int:
-        with self._lock:
-            return int(self._execute("SELECT COUNT(*) FROM access_keys").fetchone()[0])

@@ -73,9 +73,7 @@ def key_metadata(key: Key) -> dict[str, Any]:
         "KeySpec": key.key_spec,
         "MultiRegion": key.multi_region,
     }
-    algorithms = key.algorithms()
-    if algorithms is not None:
-        metadata[algorithms[0]] = list(algorithms[1])
+    _with_algorithms(metadata, key)
     if key.is_symmetric_encryption:
         metadata["CurrentKeyMaterialId"] = key.current_material_id
     if key.state is KeyState.PENDING_REPLICA_DELETION:
@@ -121,6 +119,20 @@ def _page_fields(operation: str, page: Page[Any]) -> dict[str, Any]:
     if page.next_position is None:
         return {"Truncated": False}
     return {"Truncated": True, "NextMarker": _encode_marker(operation, page.next_position)}
+
+
+def _no_recipient(p: Params) -> None:
+    """Nitro Enclaves attestation (Recipient) is not offered: AWS's answer for what is unsupported."""
+    if p.get("Recipient") is not None:
+        raise UnsupportedOperationException("Recipient attestation is not supported by this Trent server.")
+
+
+def _with_algorithms(out: dict[str, Any], key: Key) -> dict[str, Any]:
+    """The one algorithm list of the key's usage (EncryptionAlgorithms, SigningAlgorithms, ...)."""
+    algorithms = key.algorithms()
+    if algorithms is not None:
+        out[algorithms[0]] = list(algorithms[1])
+    return out
 
 
 def _tags(params: Params) -> list[tuple[str, str]]:
@@ -366,7 +378,7 @@ def import_key_material(svc: KmsService, caller: Caller, p: Params) -> Result:
 
 def delete_imported_key_material(svc: KmsService, caller: Caller, p: Params) -> Result:
     key, material_id = svc.delete_imported_key_material(caller, p["KeyId"], p.get("KeyMaterialId"))
-    return {"KeyId": key.arn, "KeyMaterialId": material_id or None}
+    return {"KeyId": key.arn, "KeyMaterialId": material_id}
 
 
 # ===================================================================== tags
@@ -415,8 +427,7 @@ def encrypt(svc: KmsService, caller: Caller, p: Params) -> Result:
 
 
 def decrypt(svc: KmsService, caller: Caller, p: Params) -> Result:
-    if p.get("Recipient") is not None:
-        raise UnsupportedOperationException("Recipient attestation is not supported by this Trent server.")
+    _no_recipient(p)
     if _ignores_ciphertext(p, "KeyId"):
         svc.dry_run_ignoring_ciphertext(
             caller, p["KeyId"], p.get("EncryptionContext"), p.get("EncryptionAlgorithm"), "kms:Decrypt", "Decrypt"
@@ -498,8 +509,7 @@ def re_encrypt(svc: KmsService, caller: Caller, p: Params) -> Result:
 
 
 def _generate_data_key(svc: KmsService, caller: Caller, p: Params, *, with_plaintext: bool) -> dict[str, Any]:
-    if p.get("Recipient") is not None:
-        raise UnsupportedOperationException("Recipient attestation is not supported by this Trent server.")
+    _no_recipient(p)
     result = svc.generate_data_key(
         caller,
         p["KeyId"],
@@ -528,17 +538,11 @@ def generate_data_key_without_plaintext(svc: KmsService, caller: Caller, p: Para
 
 
 def generate_random(svc: KmsService, caller: Caller, p: Params) -> Result:
-    if p.get("Recipient") is not None:
-        raise UnsupportedOperationException("Recipient attestation is not supported by this Trent server.")
+    _no_recipient(p)
     return {"Plaintext": svc.generate_random(caller, p.get("NumberOfBytes"), p.get("CustomKeyStoreId"))}
 
 
 # ===================================================================== asymmetric and HMAC keys
-
-
-def _no_recipient(p: Params) -> None:
-    if p.get("Recipient") is not None:
-        raise UnsupportedOperationException("Recipient attestation is not supported by this Trent server.")
 
 
 def get_public_key(svc: KmsService, caller: Caller, p: Params) -> Result:
@@ -551,10 +555,7 @@ def get_public_key(svc: KmsService, caller: Caller, p: Params) -> Result:
         "KeySpec": key.key_spec,
         "KeyUsage": key.key_usage,
     }
-    algorithms = key.algorithms()
-    if algorithms is not None:
-        out[algorithms[0]] = list(algorithms[1])
-    return out
+    return _with_algorithms(out, key)
 
 
 def sign(svc: KmsService, caller: Caller, p: Params) -> Result:
@@ -721,54 +722,54 @@ def revoke_grant(svc: KmsService, caller: Caller, p: Params) -> Result:
 
 
 HANDLERS: dict[str, Handler] = {
-    "ReplicateKey": replicate_key,
-    "UpdatePrimaryRegion": update_primary_region,
-    "GetKeyLastUsage": get_key_last_usage,
-    "DeleteImportedKeyMaterial": delete_imported_key_material,
-    "GetParametersForImport": get_parameters_for_import,
-    "ImportKeyMaterial": import_key_material,
-    "DisableKeyRotation": disable_key_rotation,
-    "EnableKeyRotation": enable_key_rotation,
-    "GetKeyRotationStatus": get_key_rotation_status,
-    "ListKeyRotations": list_key_rotations,
-    "RotateKeyOnDemand": rotate_key_on_demand,
-    "DeriveSharedSecret": derive_shared_secret,
-    "GenerateDataKeyPair": generate_data_key_pair,
-    "GenerateDataKeyPairWithoutPlaintext": generate_data_key_pair_without_plaintext,
-    "GenerateMac": generate_mac,
-    "GetPublicKey": get_public_key,
-    "Sign": sign,
-    "Verify": verify,
-    "VerifyMac": verify_mac,
-    "CreateGrant": create_grant,
-    "ListGrants": list_grants,
-    "ListRetirableGrants": list_retirable_grants,
-    "RetireGrant": retire_grant,
-    "RevokeGrant": revoke_grant,
     "CancelKeyDeletion": cancel_key_deletion,
     "CreateAlias": create_alias,
+    "CreateGrant": create_grant,
     "CreateKey": create_key,
     "Decrypt": decrypt,
     "DeleteAlias": delete_alias,
+    "DeleteImportedKeyMaterial": delete_imported_key_material,
+    "DeriveSharedSecret": derive_shared_secret,
     "DescribeKey": describe_key,
     "DisableKey": disable_key,
+    "DisableKeyRotation": disable_key_rotation,
     "EnableKey": enable_key,
+    "EnableKeyRotation": enable_key_rotation,
     "Encrypt": encrypt,
     "GenerateDataKey": generate_data_key,
+    "GenerateDataKeyPair": generate_data_key_pair,
+    "GenerateDataKeyPairWithoutPlaintext": generate_data_key_pair_without_plaintext,
     "GenerateDataKeyWithoutPlaintext": generate_data_key_without_plaintext,
+    "GenerateMac": generate_mac,
     "GenerateRandom": generate_random,
+    "GetKeyLastUsage": get_key_last_usage,
     "GetKeyPolicy": get_key_policy,
+    "GetKeyRotationStatus": get_key_rotation_status,
+    "GetParametersForImport": get_parameters_for_import,
+    "GetPublicKey": get_public_key,
+    "ImportKeyMaterial": import_key_material,
     "ListAliases": list_aliases,
+    "ListGrants": list_grants,
     "ListKeyPolicies": list_key_policies,
+    "ListKeyRotations": list_key_rotations,
     "ListKeys": list_keys,
     "ListResourceTags": list_resource_tags,
+    "ListRetirableGrants": list_retirable_grants,
     "PutKeyPolicy": put_key_policy,
     "ReEncrypt": re_encrypt,
+    "ReplicateKey": replicate_key,
+    "RetireGrant": retire_grant,
+    "RevokeGrant": revoke_grant,
+    "RotateKeyOnDemand": rotate_key_on_demand,
     "ScheduleKeyDeletion": schedule_key_deletion,
+    "Sign": sign,
     "TagResource": tag_resource,
     "UntagResource": untag_resource,
     "UpdateAlias": update_alias,
     "UpdateKeyDescription": update_key_description,
+    "UpdatePrimaryRegion": update_primary_region,
+    "Verify": verify,
+    "VerifyMac": verify_mac,
 }
 
 
