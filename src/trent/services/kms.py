@@ -53,7 +53,7 @@ from trent.domain.keys import (
     check_state,
 )
 from trent.domain.policy import DEFAULT_POLICY_NAME, CompiledPolicy, aws_managed_key_policy, default_key_policy
-from trent.services.authorize import authorize, authorize_identity_action, principal_of
+from trent.services.authorize import FactValue, LazyFacts, authorize, authorize_identity_action, principal_of
 from trent.services.grants import GrantOperations
 from trent.services.keycache import KeyCache, material_aad
 from trent.services.kms_asymmetric import AsymmetricOperations, new_key_material, uses_rsa_encryption
@@ -204,11 +204,18 @@ class KmsService(GrantOperations, AsymmetricOperations, RotationOperations, Impo
         context: Mapping[str, str] | None = None,
         facts: dict[str, str | Sequence[str] | None] | None = None,
     ) -> None:
-        all_facts = facts or {}
-        aliases = self._cache.alias_names(key.account_id, key.region, key.key_id)
-        all_facts["kms:resourcealiases"] = list(aliases)
+        def build_facts() -> dict[str, FactValue]:
+            all_facts = facts or {}
+            all_facts["kms:resourcealiases"] = list(self._cache.alias_names(key.account_id, key.region, key.key_id))
+            return all_facts
+
         authorize(
-            caller, action, key, grants=self._cache.grants(key.region, key.key_id), context=context, facts=all_facts
+            caller,
+            action,
+            key,
+            grants=self._cache.grants(key.region, key.key_id),
+            context=context,
+            facts=LazyFacts(build_facts),
         )
 
     def _resolve_for_use(self, caller: Caller, reference: str) -> tuple[Key, str | None]:
