@@ -50,6 +50,7 @@ Send = Callable[[Message], Awaitable[None]]
 Route = Callable[[bytes], Awaitable[tuple[int, bytes]]]
 
 MAX_BODY_BYTES = 1024 * 1024
+_MAX_KNOWN_CALLERS = 10_000
 KMS_TARGET_PREFIX = "TrentService."
 CLOUDTRAIL_TARGET_PREFIX = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101."
 KMS_SOURCE = "kms.amazonaws.com"
@@ -128,6 +129,7 @@ class KmsApi:
         self._cloudtrail = cloudtrail
         self._codec = ServiceCodec("kms")
         self._kms_shaper = RecordShaper(self._codec.model)
+        self._callers: dict[tuple[str, str, str, str, bool], tuple[object, Caller]] = {}
         self._handlers: dict[str, Handler] = {
             name: HANDLERS.get(name) or not_yet_supported(name) for name in self._codec.operation_names
         }
@@ -405,7 +407,14 @@ class KmsApi:
             headers,
             body,
         )
-        return Caller(
+        secure = scope.get("scheme") == "https"
+        # A client sends request after request as the same caller: reuse its (immutable) Caller
+        # while the principal behind the key is the very object the identity cache returned.
+        seen = (parsed.access_key_id, parsed.region, source_ip, user_agent, secure)
+        known = self._callers.get(seen)
+        if known is not None and known[0] is principal:
+            return known[1]
+        caller = Caller(
             account_id=principal.account_id,
             arn=principal.arn,
             principal_type=principal.principal_type,
@@ -419,9 +428,12 @@ class KmsApi:
             session_name=principal.session_name,
             session_issued=principal.session_issued,
             identity_policies=principal.identity_policies,
-            request_time=datetime.now(UTC),
-            secure_transport=scope.get("scheme") == "https",
+            secure_transport=secure,
         )
+        if len(self._callers) >= _MAX_KNOWN_CALLERS:
+            self._callers.clear()
+        self._callers[seen] = (principal, caller)
+        return caller
 
 
 class _Exchange:
