@@ -961,3 +961,165 @@ def test_fast_path_and_tokenizer_agree(auth: str) -> None:
     common = sigv4._COMMON_SHAPE.fullmatch(auth)  # the hot-path shortcut under test
     if common is not None:
         assert common.groupdict() == sigv4._tokenize(auth)
+
+
+# ----------------------------------------------------------------- the cached fast path
+
+
+def _outcome(parse: Any, headers: dict[str, str], now: datetime, service: str) -> object:
+    """What a parser returns, or the type and message of what it raises."""
+    try:
+        return parse(headers, now, service)
+    except Exception as error:  # noqa: BLE001 - any difference counts, crashes included
+        return type(error), str(error)
+
+
+_utc_now = st.one_of(
+    st.sampled_from([NOW + timedelta(seconds=s, microseconds=us) for s in (-301, -300, 0, 300) for us in (0, 1)]),
+    st.sampled_from([NOW.replace(tzinfo=None), NOW.astimezone(timezone(timedelta(hours=2)))]),  # not UTC
+    st.datetimes(timezones=st.just(UTC)),
+)
+
+
+@settings(max_examples=600)
+@given(
+    auth=st.one_of(_structured_auth, _auth, st.just(KMS_AUTH)),
+    amz_date=st.one_of(
+        st.none(),
+        st.sampled_from([SIGNED_AT, "20150830T124200Z", "00010101T000100Z", "99991231T235900Z"]),
+        st.from_regex(r"20150830T[0-9]{6}Z|[0-9]{8}T[0-9]{6}Z", fullmatch=True),
+    ),
+    extra=st.dictionaries(
+        st.sampled_from(["x-amz-target", "x-amz-security-token", "host", "content-type"]),
+        st.sampled_from(["", TOKEN, "TrentService.Encrypt"]),
+    ),
+    now=_utc_now,
+    service=st.sampled_from(["kms", "s3"]),
+)
+@example(auth=KMS_AUTH, amz_date=SIGNED_AT, extra={}, now=NOW, service="kms")  # takes the fast path
+def test_fast_path_returns_only_what_the_general_parser_returns(
+    *, auth: str, amz_date: str | None, extra: dict[str, str], now: datetime, service: str
+) -> None:
+    _assert_fast_path_agrees(auth, amz_date, extra, now, service)
+
+
+# Right but for at most one part, so that the fast path is taken often and each check is hit alone.
+_VALID_PARTS = {
+    "alg": "AWS4-HMAC-SHA256",
+    "akid": AKID,
+    "date": "20150830",
+    "region": "us-east-1",
+    "service": "kms",
+    "term": "aws4_request",
+    "sh": SH,
+    "sig": SIG,
+    "sep1": ", ",
+    "sep2": ", ",
+}
+_OTHER_PARTS = {
+    "alg": ["AWS4-HMAC-SHA256 ", "AWS4-HMAC-SHA512", "aws4-hmac-sha256"],
+    "akid": ["", "a=b", "Signature=x", "é"],
+    "date": ["20150831", "2015083"],
+    "region": ["US", "eu-west-1", "x" * 65, ""],
+    "service": ["s3", "KMS"],
+    "term": ["aws4_request/x", "aws4_requesT"],
+    "sh": ["content-type;host;x-amz-date;x-amz-security-token;x-amz-target", "host;x-amz-date", "host", "x;host"],
+    "sig": [SIG.upper(), SIG[:-1], SIG + "0", f"{SIG}, Signature={SIG}", f"x, Signature={SIG}", "Signature=" + SIG],
+    "sep1": [",", " ", "\t,", ""],
+    "sep2": [",", " ", "\u3000", ""],
+}
+_NEAR_VALID_FORMAT = (
+    "{alg} Credential={akid}/{date}/{region}/{service}/{term}{sep1}SignedHeaders={sh}{sep2}Signature={sig}"
+)
+
+
+_NO_CHANGE: dict[str, str] = {}
+
+
+def _one_change(part: str) -> st.SearchStrategy[dict[str, str]]:
+    return st.sampled_from(_OTHER_PARTS[part]).map(lambda value: {part: value})
+
+
+_near_valid_auth = st.one_of(st.just(_NO_CHANGE), st.sampled_from(sorted(_OTHER_PARTS)).flatmap(_one_change)).map(
+    lambda change: _NEAR_VALID_FORMAT.format_map({**_VALID_PARTS, **change})
+)
+
+
+@settings(max_examples=600)
+@given(
+    auth=_near_valid_auth,
+    amz_date=st.sampled_from([SIGNED_AT, "20150830T123000Z", "20150831T000000Z", "2015083OT123600Z"]),
+    extra=st.dictionaries(st.sampled_from(["x-amz-security-token", "x-amz-target"]), st.just(TOKEN), max_size=1),
+    now=st.sampled_from([NOW + timedelta(seconds=s, microseconds=us) for s in (-301, -300, 0, 300) for us in (0, 1)]),
+    service=st.sampled_from(["kms", "kms", "s3"]),
+)
+def test_fast_path_agrees_on_nearly_valid_headers(
+    *, auth: str, amz_date: str, extra: dict[str, str], now: datetime, service: str
+) -> None:
+    _assert_fast_path_agrees(auth, amz_date, extra, now, service)
+
+
+def _assert_fast_path_agrees(
+    auth: str, amz_date: str | None, extra: dict[str, str], now: datetime, service: str
+) -> None:
+    headers = {**extra, "authorization": auth}
+    if amz_date is not None:
+        headers["x-amz-date"] = amz_date
+    general = _outcome(sigv4._parse_general, headers, now, service)
+    fast = sigv4._parse_common(headers, now, service)
+    if fast is not None:
+        assert fast == general
+    assert _outcome(parse_authorization, headers, now, service) == general
+
+
+@pytest.mark.parametrize("token", [None, TOKEN])
+def test_botocore_signed_request_takes_the_fast_path(token: str | None) -> None:
+    req = botocore_request(token=token)
+    fast = sigv4._parse_common(req.headers, signed_at(req), "kms")
+    assert fast is not None
+    assert fast == sigv4._parse_general(req.headers, signed_at(req), "kms")
+    assert fast.session_token == token
+
+
+@pytest.mark.parametrize(
+    ("offset", "fast"),
+    [
+        (timedelta(seconds=-300), True),
+        (timedelta(seconds=300), True),
+        (timedelta(seconds=-300, microseconds=-1), False),
+        (timedelta(seconds=300, microseconds=1), False),
+    ],
+)
+def test_fast_path_skew_bounds_are_exact(offset: timedelta, fast: bool) -> None:
+    assert (sigv4._parse_common(KMS_HEADERS, NOW + offset, "kms") is not None) is fast
+
+
+def test_fast_path_leaves_edge_years_and_other_clocks_to_the_general_parser() -> None:
+    # Years 1 and 9999: now +/- 5 minutes may overflow there, as the general parser does.
+    assert sigv4._skew_window("00010101T000700Z") is None
+    assert sigv4._skew_window("99991231T235300Z") is None
+    assert sigv4._skew_window(SIGNED_AT) is not None
+    assert sigv4._parse_common(KMS_HEADERS, NOW.replace(tzinfo=None), "kms") is None
+    assert sigv4._parse_common(KMS_HEADERS, NOW.astimezone(timezone(timedelta(hours=2))), "kms") is None
+
+
+def test_fast_path_defers_an_unsigned_session_token() -> None:
+    headers = {**KMS_HEADERS, "x-amz-security-token": TOKEN}
+    assert sigv4._parse_common(headers, NOW, "kms") is None
+    with pytest.raises(InvalidSignatureException, match="'x-amz-security-token' header must be signed"):
+        parse_authorization(headers, NOW)
+
+
+@pytest.mark.parametrize("signature", ["é" * 64, "\ud800" * 64, "0" * 63 + "é"])
+def test_non_ascii_signature_is_a_mismatch_not_a_crash(signature: str) -> None:
+    req = botocore_request()
+    parsed = dataclasses.replace(parse_authorization(req.headers, signed_at(req)), signature=signature)
+    with pytest.raises(InvalidSignatureException) as caught:
+        verify_signature(parsed, SECRET, req.method, req.path, req.query, req.headers, req.body)
+    assert caught.value.message == InvalidSignatureException.mismatch().message
+
+
+def test_cached_signer_is_copied_not_consumed() -> None:
+    first = calculate_signature(SECRET, "20150830", "us-east-1", "kms", "one")
+    calculate_signature(SECRET, "20150830", "us-east-1", "kms", "two")
+    assert calculate_signature(SECRET, "20150830", "us-east-1", "kms", "one") == first
