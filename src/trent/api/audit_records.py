@@ -98,7 +98,8 @@ def _compile(shape: Shape, seen: dict[str, Transform]) -> Transform:
         members: dict[str, tuple[str, Transform]] = {}
 
         def structure(value: Any) -> Any:
-            if not isinstance(value, Mapping):
+            # type() first: decoded JSON is a plain dict, and isinstance() on an ABC costs ~0.15 µs.
+            if type(value) is not dict and not isinstance(value, Mapping):
                 return value
             out = {}
             for name, item in value.items():
@@ -152,8 +153,10 @@ class RecordShaper:
         if transform is None or params is None:
             return None
         shaped: dict[str, Any] = transform(params)
-        for member, default in _DEFAULTS.get(operation, {}).items():
-            shaped.setdefault(member, default)
+        defaults = _DEFAULTS.get(operation)
+        if defaults:
+            for member, default in defaults.items():
+                shaped.setdefault(member, default)
         return shaped or None
 
     def response_elements(self, operation: str, result: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -173,7 +176,7 @@ def key_arns_in(result: Mapping[str, Any] | None) -> list[str]:
         if isinstance(value, str) and ":key/" in value and value not in found:
             found.append(value)
     metadata = result.get("KeyMetadata")
-    if isinstance(metadata, Mapping):
+    if metadata is not None and isinstance(metadata, Mapping):  # most responses have none: skip the ABC check
         arn = metadata.get("Arn")
         if isinstance(arn, str) and arn not in found:
             found.append(arn)

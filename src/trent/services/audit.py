@@ -210,14 +210,18 @@ class AuditService:
         """
         now = self._clock.now()
         caller = facts.caller
-        account_id = caller.account_id if caller is not None else self._account_id
         if caller is not None:
+            account_id = caller.account_id
             identity = user_identity(caller)
+            access_key_id: str | None = caller.access_key_id
         else:
+            account_id = self._account_id
             identity = {"type": "Unknown", "accountId": account_id}
-            if facts.access_key_id:
-                identity["accessKeyId"] = facts.access_key_id
+            access_key_id = facts.access_key_id
+            if access_key_id:
+                identity["accessKeyId"] = access_key_id
         event_id = random_uuid()
+        # Key by key, in CloudTrail's order: cheaper than a second dict merged in with update().
         record: dict[str, Any] = {
             "eventVersion": EVENT_VERSION,
             "userIdentity": identity,
@@ -234,36 +238,31 @@ class AuditService:
         record["responseElements"] = dict(response_elements) if response_elements else None
         if additional:
             record["additionalEventData"] = dict(additional)
-        record.update(
-            {
-                "requestID": facts.request_id,
-                "eventID": event_id,
-                "readOnly": read_only,
-                "resources": [
-                    {"accountId": _account_of(arn, account_id), "type": KEY_RESOURCE_TYPE, "ARN": arn}
-                    for arn in resources
-                ],
-                "eventType": "AwsApiCall",
-                "managementEvent": True,
-                "recipientAccountId": account_id,
-                "eventCategory": "Management",
-            }
-        )
-        if not resources:
-            del record["resources"]
+        record["requestID"] = facts.request_id
+        record["eventID"] = event_id
+        record["readOnly"] = read_only
+        if resources:
+            record["resources"] = [
+                {"accountId": _account_of(arn, account_id), "type": KEY_RESOURCE_TYPE, "ARN": arn} for arn in resources
+            ]
+        record["eventType"] = "AwsApiCall"
+        record["managementEvent"] = True
+        record["recipientAccountId"] = account_id
+        record["eventCategory"] = "Management"
+        # Positional, in AuditEvent's field order: keyword arguments cost ~0.5 µs more per request.
         return AuditEvent(
-            record=record,
-            event_id=event_id,
-            event_time=now,
-            event_name=facts.event_name,
-            event_source=facts.event_source,
-            read_only=read_only,
-            region=facts.region,
-            account_id=account_id,
-            username=lookup_username(caller),
-            access_key_id=caller.access_key_id if caller is not None else facts.access_key_id,
-            resources=tuple(AuditResource(KEY_RESOURCE_TYPE, arn) for arn in resources),
-            key_uses=tuple(key_uses),
+            record,
+            event_id,
+            now,
+            facts.event_name,
+            facts.event_source,
+            read_only,
+            facts.region,
+            account_id,
+            lookup_username(caller),
+            access_key_id,
+            tuple([AuditResource(KEY_RESOURCE_TYPE, arn) for arn in resources]),
+            tuple(key_uses),
         )
 
     def service_event(

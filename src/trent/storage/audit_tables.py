@@ -7,7 +7,16 @@ from datetime import UTC, datetime
 
 import orjson
 
-from trent.domain.audit import GENESIS_HASH, AuditEvent, Digest, KeyUsage, SigningKey, StoredEvent, chain_hash
+from trent.domain.audit import (
+    GENESIS_HASH,
+    AuditEvent,
+    AuditResource,
+    Digest,
+    KeyUsage,
+    SigningKey,
+    StoredEvent,
+    chain_hash,
+)
 from trent.domain.errors import AuditWriteError, StorageError
 from trent.storage.sql_base import Dialect, SqlBase
 from trent.storage.sql_base import dt as _dt
@@ -52,6 +61,13 @@ def _lookup_columns(dialect: Dialect) -> dict[str, str]:
     }
 
 
+def _resource_lines(resources: tuple[AuditResource, ...]) -> str:
+    """The resources column: one "type<TAB>name" line per resource."""
+    if len(resources) == 1:  # nearly every record names one key; join() and a list would cost more
+        return f"{resources[0].resource_type}\t{resources[0].name}"
+    return "\n".join([f"{resource.resource_type}\t{resource.name}" for resource in resources])
+
+
 class AuditTables(SqlBase):
     """Implements ``trent.services.ports.AuditStore``: the chained trail, digests, signing keys."""
 
@@ -82,15 +98,18 @@ class AuditTables(SqlBase):
         ).fetchone()
         sequence, previous = int(row[0]), bytes(row[1])
         rows: list[tuple[object, ...]] = []
+        # GetKeyLastUsage's rows, gathered in the same pass: the batch's latest use of each key.
+        key_uses: dict[str, tuple[object, ...]] = {}
         for event in events:
             sequence += 1
             record = orjson.dumps(event.record)
             previous = chain_hash(previous, sequence, record)
+            event_time = _ts(event.event_time)
             rows.append(
                 (
                     sequence,
                     event.event_id,
-                    _ts(event.event_time),
+                    event_time,
                     event.event_name,
                     event.event_source,
                     int(event.read_only),
@@ -98,11 +117,19 @@ class AuditTables(SqlBase):
                     event.account_id,
                     event.username,
                     event.access_key_id,
-                    "\n".join(f"{resource.resource_type}\t{resource.name}" for resource in event.resources),
+                    _resource_lines(event.resources),
                     record,
                     previous,
                 )
             )
+            for key_arn in event.key_uses:
+                key_uses[key_arn] = (
+                    key_arn,
+                    event.event_name,
+                    event_time,
+                    event.event_id,
+                    str(event.record.get("requestID", "")),
+                )
         self._executemany_untracked(
             "INSERT INTO audit_events (sequence, event_id, event_time, event_name, event_source, read_only, region, "
             "account_id, username, access_key_id, resources, record, chain_hash) "
@@ -110,20 +137,10 @@ class AuditTables(SqlBase):
             rows,
         )
         self._execute_untracked("UPDATE audit_head SET sequence = ?, chain_hash = ? WHERE id = 1", (sequence, previous))
-        self._record_key_uses(events)
+        self._record_key_uses(key_uses)
 
-    def _record_key_uses(self, events: Sequence[AuditEvent]) -> None:
+    def _record_key_uses(self, latest: dict[str, tuple[object, ...]]) -> None:
         """GetKeyLastUsage's rows: one upsert per key per batch, however many uses the batch holds."""
-        latest: dict[str, tuple[object, ...]] = {}
-        for event in events:
-            for key_arn in event.key_uses:
-                latest[key_arn] = (
-                    key_arn,
-                    event.event_name,
-                    _ts(event.event_time),
-                    event.event_id,
-                    str(event.record.get("requestID", "")),
-                )
         if latest:
             self._executemany_untracked(
                 "INSERT INTO key_last_usage (key_arn, operation, used_at, event_id, request_id) "
