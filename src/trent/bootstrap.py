@@ -30,8 +30,11 @@ from trent.services.principals import PrincipalDirectory
 from trent.storage.audit_tables import StoreAuditWriter
 from trent.storage.postgres import PostgresStore, postgres_audit_writer
 from trent.storage.sqlite import SqliteStore, sqlite_audit_writer
+from trent.storage.sqlite_base import WalCheckpointer
 
 log = logging.getLogger("trent")
+# How often a serving process copies the SQLite WAL back into the database file (off the event loop).
+_CHECKPOINT_INTERVAL_SECONDS = 0.2
 PROFILE = "trent"
 
 
@@ -64,7 +67,7 @@ def build(settings: Settings, *, group_commit: bool = False, create_root: bool =
         store = PostgresStore.connect(settings.database_url, listen=group_commit)
         writer = postgres_audit_writer(store) if group_commit else None
     else:
-        store = SqliteStore(settings.database_path)
+        store = SqliteStore(settings.database_path, background_checkpoints=group_commit)
         writer = sqlite_audit_writer(settings.database_path) if group_commit else None
     clock = SystemClock()
     _check_root_of_trust(store, root)
@@ -214,6 +217,17 @@ def create_app(settings: Settings) -> KmsApi:
             return 400, orjson.dumps({"__type": "ValidationException", "message": "seconds must be >= 0"})
         return 200, orjson.dumps({"offsetSeconds": clock.offset.total_seconds(), "now": clock.now().isoformat()})
 
+    background = [sweep_deletions, promote_replicas, write_digests]
+    if not settings.database_url:
+        checkpointer = WalCheckpointer(settings.database_path)
+
+        async def checkpoint_wal() -> None:
+            while True:
+                await asyncio.sleep(_CHECKPOINT_INTERVAL_SECONDS)
+                await asyncio.to_thread(checkpointer.checkpoint)
+
+        background.append(checkpoint_wal)
+
     routes: dict[str, Route] = {"/_trent/health": health}
     if settings.dev:
         routes["/_trent/dev/advance-clock"] = advance_clock
@@ -221,7 +235,7 @@ def create_app(settings: Settings) -> KmsApi:
         dev=settings.dev,
         account_id=settings.account_id,
         extra_routes=routes,
-        background=[sweep_deletions, promote_replicas, write_digests],
+        background=background,
     )
     return KmsApi(
         config,

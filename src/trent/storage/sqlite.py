@@ -16,5 +16,6 @@ class SqliteStore(KeyTables, AuditTables, IamTables, GrantTables, SqliteBase):
 
 
 def sqlite_audit_writer(path: Path) -> StoreAuditWriter:
-    """The group committer's writer: a connection of its own on the same file."""
-    return StoreAuditWriter(SqliteStore(path, migrate=False))
+    """The group committer's writer: a connection of its own on the same file (a serving process's,
+    so a WalCheckpointer does its checkpoints)."""
+    return StoreAuditWriter(SqliteStore(path, migrate=False, background_checkpoints=True))
