@@ -77,6 +77,21 @@ async def call(app: Any, headers: list[tuple[bytes, bytes]], body: bytes) -> tup
     return sent[0]["status"], sent[1]["body"]
 
 
+async def start_lifespan(app: Any) -> tuple[asyncio.Queue[dict[str, Any]], asyncio.Task[None]]:
+    """Start the app's background tasks (the WAL checkpointer among them), as a server would."""
+    inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    started = asyncio.Event()
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "lifespan.startup.complete":
+            started.set()
+
+    await inbox.put({"type": "lifespan.startup"})
+    task = asyncio.create_task(app({"type": "lifespan"}, inbox.get, send))
+    await started.wait()
+    return inbox, task
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--op", default="encrypt", choices=["encrypt", "decrypt", "describe-key"])
@@ -89,6 +104,7 @@ async def main() -> None:
         settings = settings_from_env({}, data_dir=Path(tmp) / "data", dev=False)
         initialize(settings)
         app = create_app(settings)
+        lifespan_inbox, lifespan = await start_lifespan(app)
         profile = configparser.ConfigParser()
         profile.read(settings.credentials_path)
         credentials = Credentials(profile["trent"]["aws_access_key_id"], profile["trent"]["aws_secret_access_key"])
@@ -134,6 +150,8 @@ async def main() -> None:
         )
         if profiler:
             pstats.Stats(profiler).sort_stats(os.environ.get("PROFILE_SORT", "cumulative")).print_stats(35)
+        await lifespan_inbox.put({"type": "lifespan.shutdown"})
+        await lifespan
 
 
 if __name__ == "__main__":
