@@ -89,13 +89,14 @@ class AuditTables(SqlBase):
             raise
 
     def _append_events(self, events: Sequence[AuditEvent]) -> None:
-        self._execute_untracked(
-            "INSERT INTO audit_head (id, sequence, chain_hash) VALUES (1, 0, ?) ON CONFLICT DO NOTHING",
-            (GENESIS_HASH,),
-        )
-        row = self._execute_untracked(
-            f"SELECT sequence, chain_hash FROM audit_head WHERE id = 1{self.dialect.lock_rows}"
-        ).fetchone()
+        head = f"SELECT sequence, chain_hash FROM audit_head WHERE id = 1{self.dialect.lock_rows}"
+        row = self._execute_untracked(head).fetchone()
+        if row is None:  # the first append ever: one statement more, once (a round trip on PostgreSQL)
+            self._execute_untracked(
+                "INSERT INTO audit_head (id, sequence, chain_hash) VALUES (1, 0, ?) ON CONFLICT DO NOTHING",
+                (GENESIS_HASH,),
+            )
+            row = self._execute_untracked(head).fetchone()
         sequence, previous = int(row[0]), bytes(row[1])
         rows: list[tuple[object, ...]] = []
         # GetKeyLastUsage's rows, gathered in the same pass: the batch's latest use of each key.
