@@ -8,7 +8,7 @@ goes into docs/benchmarks.md with the command and the machine.
 
   bench/run.py [--rounds 3] [--duration 6] [--targets moto,sketch,uvicorn] [--ops encrypt,...]
                [--compare NAME=SRC_DIR]   # also measure Trent from another source tree, same rounds
-               [--compare-database NAME=postgresql://...]   # and this tree on PostgreSQL
+               [--compare-database NAME=postgresql://...[,src=SRC_DIR]]   # and on PostgreSQL
 
 --compare measures, say, the tree of an earlier commit (`git worktree add /tmp/before <commit>`,
 then `--compare before=/tmp/before/src`) next to the current one, so a change's cost is a ratio
@@ -106,8 +106,8 @@ def main() -> int:
         "--compare-database",
         action="append",
         default=[],
-        metavar="NAME=URL",
-        help="also measure this tree's Trent on PostgreSQL (an empty database or schema), same rounds",
+        metavar="NAME=URL[,src=SRC_DIR]",
+        help="also measure Trent (this tree, or SRC_DIR's) on PostgreSQL (an empty database or schema), same rounds",
     )
     args = parser.parse_args()
 
@@ -125,9 +125,12 @@ def main() -> int:
             others.append(other)
             externals.append(f"{name}=http://127.0.0.1:{other_port},pid={other.pid},key={other_key}:{other_secret}")
         for spec in args.compare_database:
-            name, _, url = spec.partition("=")
+            name, _, rest = spec.partition("=")
+            url, _, src = rest.partition(",src=")
             other_port = free_port()
-            other, other_key, other_secret = start_trent(Path(tmp) / name, other_port, database=url)
+            other, other_key, other_secret = start_trent(
+                Path(tmp) / name, other_port, Path(src) if src else None, database=url
+            )
             others.append(other)
             externals.append(f"{name}=http://127.0.0.1:{other_port},pid={other.pid},key={other_key}:{other_secret}")
         try:
