@@ -131,6 +131,16 @@ class AuditTables(SqlBase):
                     event.event_id,
                     str(event.record.get("requestID", "")),
                 )
+        with self._pipelined():  # nothing below is read back: on PostgreSQL, one round trip for all of it
+            self._write_batch(rows, sequence, previous, key_uses)
+
+    def _write_batch(
+        self,
+        rows: list[tuple[object, ...]],
+        sequence: int,
+        previous: bytes,
+        key_uses: dict[str, tuple[object, ...]],
+    ) -> None:
         self._executemany_untracked(
             "INSERT INTO audit_events (sequence, event_id, event_time, event_name, event_source, read_only, region, "
             "account_id, username, access_key_id, resources, record, chain_hash) "

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import psycopg
@@ -144,6 +145,11 @@ class PostgresBase(SqlBase):
             return super().change_token()
         with self._lock:
             return (version << 32) | (self._local_changes & 0xFFFFFFFF)
+
+    def _pipelined(self) -> AbstractContextManager[Any]:
+        # psycopg's pipeline mode: the statements go out back to back and their results come back
+        # at the end (errors too, raised there), instead of one round trip each.
+        return self._conn.pipeline() if self._conn is not None else nullcontext()
 
     @property
     def pool(self) -> ConnectionPool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
@@ -170,6 +170,10 @@ class SqlBase(ABC):
                 self._depth -= 1
                 self._dirty = False
                 self._end(commit=False)
+
+    def _pipelined(self) -> AbstractContextManager[Any]:
+        """Statements inside whose results nobody reads may go to the database together."""
+        return nullcontext()
 
     @property
     def in_transaction(self) -> bool:
