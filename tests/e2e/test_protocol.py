@@ -75,6 +75,9 @@ def test_success_carries_request_id_and_content_type(server: TrentServer) -> Non
     assert status == 200
     assert "Keys" in body
     assert len(headers["x-amzn-requestid"]) == 36
+    # As AWS KMS: a Date header, no Server header naming the stack.
+    assert headers.get("date", "").endswith(" GMT")
+    assert "server" not in headers
 
 
 def test_empty_body_is_an_empty_request(server: TrentServer) -> None:

@@ -104,6 +104,7 @@ def serve(settings: Settings) -> int:
         loop="uvloop",
         http="httptools",
         access_log=False,
+        server_header=False,  # AWS KMS answers without one; no need to name the stack either
         log_level="warning",
         lifespan="on",
     )
