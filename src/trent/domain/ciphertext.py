@@ -62,9 +62,10 @@ def _header(key_id: str, material_id: str, salt: bytes) -> bytes:
 def encrypt(
     key_id: str, material_id: str, material: bytes, plaintext: bytes, context: Mapping[str, str] | None
 ) -> bytes:
-    header = _header(key_id, material_id, random_bytes(SALT_BYTES))
+    fresh = random_bytes(SALT_BYTES + aead.NONCE_BYTES)  # one system call for both
+    header = _header(key_id, material_id, fresh[:SALT_BYTES])
     data_key = kdf.derive_data_key(material, header)
-    iv = random_bytes(aead.NONCE_BYTES)
+    iv = fresh[SALT_BYTES:]
     return header + iv + aead.encrypt(data_key, iv, plaintext, header + encode_encryption_context(context))
 
 
