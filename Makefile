@@ -28,7 +28,7 @@ test: lint typecheck
 	$(BIN)/pytest -n 2 -q
 
 bench: $(STAMP)
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py --all
 
 docs: $(STAMP)
 	$(BIN)/python -m trent.api.compat > docs/compatibility.md

@@ -19,10 +19,11 @@ node on its own core would. `pg CPU/req` estimates PostgreSQL's CPU per request 
 processes on this machine, over the whole load window, in proportion to Trent's CPU over that window).
 
   bench/nodes.py [--rounds 3] [--duration 6] [--warmup 2] [--ops encrypt,describe-key]
-                 [--node-cpus 1,1] [--concurrency 16] [--database postgresql://...] [--json FILE]
+                 [--node-cpus 1,1] [--concurrency 16] [--database postgresql://...] [--json FILE] [--doc]
 
 `--node-cpus 1,0` puts node B on its own core (next to wrk here; on a bigger machine give it a
 free one). The harness is prepared as by bench/run.py (a copy of ../shared/bench in bench/.work).
+--doc also writes the table into docs/benchmarks.md (its `bench:nodes` section; see bench/run.py).
 """
 
 from __future__ import annotations
@@ -37,17 +38,25 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import boto3
-import psycopg
 from botocore.config import Config
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import HARNESS_VENV, WORK, free_port, prepare_harness, start_trent
+from run import (
+    HARNESS_VENV,
+    WORK,
+    drop_schema,
+    free_port,
+    fresh_schema,
+    prepare_harness,
+    start_trent,
+    where,
+    write_section,
+)
 
 REGION = "us-east-1"
 DEFAULT_DATABASE = os.environ.get("TRENT_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
@@ -56,21 +65,8 @@ MEDIANS = ("rps", "p50_ms", "p99_ms", "trent_us_per_req", "pg_us_per_req")
 
 
 # ------------------------------------------------------------------------------------------------
-# PostgreSQL: a fresh schema per run (as tests/conftest.py does), and its CPU use
+# PostgreSQL's CPU use (the fresh schema per run comes from run.py, as tests/conftest.py makes it)
 # ------------------------------------------------------------------------------------------------
-def fresh_schema(admin_url: str) -> tuple[str, str]:
-    schema = f"bench_nodes_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    separator = "&" if "?" in admin_url else "?"
-    return schema, f"{admin_url}{separator}options=-csearch_path%3D{schema}"
-
-
-def drop_schema(admin_url: str, schema: str) -> None:
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-
-
 def cpu_seconds(pids: list[int] | None = None, comm: str = "") -> float:
     """utime+stime of the given processes (with their threads), or of every process named ``comm``."""
     tick = os.sysconf("SC_CLK_TCK")
@@ -252,6 +248,7 @@ def main() -> int:
     parser.add_argument("--generator-cpus", default="0", help="taskset CPU list for wrk")
     parser.add_argument("--database", default=DEFAULT_DATABASE, help="PostgreSQL database; a fresh schema is used")
     parser.add_argument("--json", dest="json_out", default=None, help="write every measurement and the table here")
+    parser.add_argument("--doc", action="store_true", help="also write the table into docs/benchmarks.md")
     args = parser.parse_args()
     ops = [op.strip() for op in args.ops.split(",") if op.strip()]
     cpus = [cpu.strip() for cpu in args.node_cpus.split(",")]
@@ -260,7 +257,7 @@ def main() -> int:
     half = args.concurrency // 2
 
     prepare_harness()
-    schema, url = fresh_schema(args.database)
+    schema, url = fresh_schema(args.database, "bench_nodes")
     nodes: list[subprocess.Popen[bytes]] = []
     results: dict[str, dict[str, list[dict[str, Any]]]] = {op: {c: [] for c in CONFIGS} for op in ops}
     try:
@@ -309,12 +306,17 @@ def main() -> int:
         f"--ops {','.join(ops)} --concurrency {args.concurrency} --node-cpus {args.node_cpus}"
     )
     text = table(results, ops)
+    setup = (
+        f"PostgreSQL at {where(args.database)}; wrk on CPU {args.generator_cpus}; one node: c={args.concurrency}; "
+        f"two nodes: c={half} each, p50/p99 the worse node."
+    )
     print(
         f"\n{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, `{shown}`, {os.cpu_count()} vCPU, Python "
-        f"{platform.python_version()}; PostgreSQL at {args.database.split('@')[-1]}; wrk on CPU "
-        f"{args.generator_cpus}; one node: c={args.concurrency}; two nodes: c={half} each, p50/p99 the worse node.\n"
+        f"{platform.python_version()}; {setup}\n"
     )
     print(text)
+    if args.doc:
+        write_section("nodes", "one vs two PostgreSQL nodes", f"{shown} --doc", f"{setup}\n\n{text}")
     if args.json_out:
         Path(args.json_out).write_text(
             json.dumps({"command": shown, "results": results, "table": text}, indent=1, default=str) + "\n"

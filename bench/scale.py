@@ -7,9 +7,10 @@ and DescribeKey with the shared harness (kmsload + wrk on CPU 0), time ListKeys 
 and at the end of the key list, and read the server's resident memory. Both stores are filled first and
 then measured in interleaved rounds; figures are medians over rounds, ratios are N / 100.
 
-  bench/scale.py [--keys 1000000] [--duration 6] [--rounds 3] [--database postgresql://...]
+  bench/scale.py [--keys 1000000] [--duration 6] [--rounds 3] [--database postgresql://...] [--doc]
 
-Run `make bench` (or bench/run.py) once first: it prepares the harness in bench/.work.
+Run `make bench` (or bench/run.py) once first: it prepares the harness in bench/.work. --doc also
+writes the table into docs/benchmarks.md (its `bench:scale` section; see bench/run.py).
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ from trent.domain.ids import key_arn, new_key_id
 from trent.domain.keys import Key, KeyState, Material
 from trent.domain.policy import default_key_policy
 from trent.services.keycache import material_aad
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run import free_port, write_section
 
 REPO = Path(__file__).resolve().parents[1]
 WORK = REPO / "bench" / ".work"
@@ -89,7 +93,8 @@ def fill(data_dir: Path, count: int, database: str) -> None:
 
 def start(data_dir: Path, port: int, database: str) -> subprocess.Popen[bytes]:
     env = dict(os.environ, TRENT_DATABASE_URL=database)
-    log = (data_dir.parent / f"trent-{port}.log").open("wb")
+    log_path = data_dir.parent / f"trent-{port}.log"
+    log = log_path.open("wb")
     command = ["taskset", "-c", "1", sys.executable, "-m", "trent.cli.main", "serve"]
     command += ["--data-dir", str(data_dir), "--port", str(port)]
     process = subprocess.Popen(
@@ -105,7 +110,7 @@ def start(data_dir: Path, port: int, database: str) -> subprocess.Popen[bytes]:
         except OSError:
             time.sleep(0.1)
     process.kill()
-    sys.exit("trent did not start")
+    sys.exit(f"trent did not start on port {port}:\n{log_path.read_text(errors='replace')[-2000:]}")
 
 
 def credentials(data_dir: Path) -> tuple[str, str]:
@@ -156,7 +161,7 @@ def rss_mib(pid: int) -> float:
 
 def measure(data_dir: Path, count: int, args: argparse.Namespace) -> dict[str, Any]:
     database = args.database
-    port = 45000 + count % 1000
+    port = free_port()  # not a fixed one: a client's ephemeral port may hold it
     process = start(data_dir, port, database)
     endpoint = f"http://127.0.0.1:{port}"
     creds = credentials(data_dir)
@@ -194,6 +199,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=1, help="kmsload repetitions per measurement")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of both store sizes")
     parser.add_argument("--database", default="", help="postgresql://... (each size in a fresh schema is up to you)")
+    parser.add_argument("--doc", action="store_true", help="also write the table into docs/benchmarks.md")
     args = parser.parse_args()
     if not HARNESS_PYTHON.exists():
         sys.exit("run bench/run.py once first: it prepares the harness in bench/.work")
@@ -209,14 +215,24 @@ def main() -> int:
             for count, data_dir in sizes.items():
                 runs[count].append(measure(data_dir, count, args))
         small, large = median_result(runs[100]), median_result(runs[args.keys])
-    print(f"\n| figure | 100 keys | {args.keys:,} keys | ratio |\n|---|---:|---:|---:|")
+    lines = [f"| figure | 100 keys | {args.keys:,} keys | ratio |", "|---|---:|---:|---:|"]
     for op in ("encrypt", "describe-key"):
         ratio = large[op]["rps"] / small[op]["rps"]
-        print(f"| {op} req/s | {small[op]['rps']:,.0f} | {large[op]['rps']:,.0f} | {ratio:.2f} |")
-        print(f"| {op} p99 ms | {small[op]['p99']:.2f} | {large[op]['p99']:.2f} | |")
+        lines.append(f"| {op} req/s | {small[op]['rps']:,.0f} | {large[op]['rps']:,.0f} | {ratio:.2f} |")
+        lines.append(f"| {op} p99 ms | {small[op]['p99']:.2f} | {large[op]['p99']:.2f} | |")
     for name in ("list_keys_first_ms", "list_keys_deep_ms", "rss_mib"):
         ratio = large[name] / small[name] if small[name] else float("nan")
-        print(f"| {name} | {small[name]:.2f} | {large[name]:.2f} | {ratio:.2f} |")
+        lines.append(f"| {name} | {small[name]:.2f} | {large[name]:.2f} | {ratio:.2f} |")
+    text = "\n".join(lines)
+    print(f"\n{text}")
+    if args.doc:
+        shown = f"bench/scale.py --keys {args.keys} --rounds {args.rounds} --duration {args.duration}"
+        shown += f" --repeat {args.repeat}" + (" --database postgresql://..." if args.database else "") + " --doc"
+        setup = (
+            f"{'PostgreSQL' if args.database else 'SQLite'} store; Trent pinned to CPU 1 without --dev, "
+            f"kmsload (wrk) on CPU 0; medians over {args.rounds} interleaved rounds, ratio = {args.keys:,} / 100."
+        )
+        write_section("scale", f"100 vs {args.keys:,} keys", shown, f"{setup}\n\n{text}")
     return 0
 
 

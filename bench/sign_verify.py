@@ -25,10 +25,12 @@ key (GetPublicKey; PSS with a digest-long salt as AWS KMS signs, any salt length
 with the longest). During the load wrk counts every status >= 400 as an error; any error fails the run.
 
   .venv/bin/python bench/sign_verify.py [--rounds 3] [--duration 6] [--warmup 2] [--baselines moto,sketch]
-                                        [--ops sign,sign-rsa-pss,...] [--crypto]
+                                        [--ops sign,sign-rsa-pss,...] [--crypto] [--doc]
 
 --crypto also prints the in-process cost of trent.crypto.asymmetric.sign/verify per call (CPU 1).
 Results: bench/.work/results/sign-verify-<time>.jsonl and .md (the table, in run_baselines.py's format).
+--doc also writes the table (and --crypto's) into docs/benchmarks.md (its `bench:sign-verify` section; see
+bench/run.py).
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ from botocore.exceptions import ClientError
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from run import WORK, free_port, prepare_harness, start_trent
+from run import WORK, free_port, prepare_harness, start_trent, write_section
 
 SIGN_ALGORITHM = {  # op -> (key: "ecc" or "rsa", KMS SigningAlgorithm)
     "sign": ("ecc", "ECDSA_SHA_256"),  # the harness's own op; its body is kmsload's
@@ -242,6 +244,7 @@ def main() -> int:
     parser.add_argument("--baselines", default="moto,sketch", help="harness targets that implement Sign")
     parser.add_argument("--ops", default=",".join(ALL_OPS))
     parser.add_argument("--crypto", action="store_true", help="also time trent's sign/verify in process")
+    parser.add_argument("--doc", action="store_true", help="also write the table into docs/benchmarks.md")
     args = parser.parse_args()
     ops = [op.strip() for op in args.ops.split(",") if op.strip()]
     unknown = [op for op in ops if op not in SIGN_ALGORITHM]
@@ -302,9 +305,16 @@ def main() -> int:
     )
     table = run_baselines.summarize(rows, refs)
     (results / f"sign-verify-{stamp}.md").write_text(f"{env}\n\n{table}\n")
-    print(f"\n{env}\n\n{table}")
+    body = f"{env}\n\n{table}"
     if args.crypto:
-        print("\n" + crypto_timings())
+        body += "\n\n" + crypto_timings()
+    print(f"\n{body}")
+    if args.doc:
+        shown = (
+            f"bench/sign_verify.py --rounds {args.rounds} --duration {args.duration} --warmup {args.warmup} "
+            f"--baselines {args.baselines} --ops {','.join(ops)}{' --crypto' if args.crypto else ''} --doc"
+        )
+        write_section("sign-verify", "Sign and Verify per algorithm", shown, body)
     print(f"\n# results: {jsonl}", file=sys.stderr)
     return 1 if any(row["errors"] for row in rows) else 0
 
