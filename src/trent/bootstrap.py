@@ -222,9 +222,12 @@ def create_app(settings: Settings) -> KmsApi:
         checkpointer = WalCheckpointer(settings.database_path)
 
         async def checkpoint_wal() -> None:
-            while True:
-                await asyncio.sleep(_CHECKPOINT_INTERVAL_SECONDS)
-                await asyncio.to_thread(checkpointer.checkpoint)
+            try:
+                while True:
+                    await asyncio.sleep(_CHECKPOINT_INTERVAL_SECONDS)
+                    await asyncio.to_thread(checkpointer.checkpoint)
+            finally:
+                checkpointer.close()
 
         background.append(checkpoint_wal)
 

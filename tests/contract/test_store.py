@@ -12,6 +12,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from tests.builders import symmetric_key
 from tests.conftest import drop_postgres_schema, fresh_postgres_schema, require_postgres
 from trent.domain.audit import AuditEvent, AuditResource, verify_trail
 from trent.domain.errors import AuditWriteError
@@ -90,24 +91,8 @@ NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
 
 def _key(key_id: str, account: str = "111122223333", region: str = "us-east-1", **changes: object) -> Key:
-    key = Key(
-        key_id=key_id,
-        account_id=account,
-        region=region,
-        arn=f"arn:aws:kms:{region}:{account}:key/{key_id}",
-        creation_date=NOW,
-        description="d",
-        key_spec="SYMMETRIC_DEFAULT",
-        key_usage="ENCRYPT_DECRYPT",
-        origin="AWS_KMS",
-        key_manager="CUSTOMER",
-        state=KeyState.ENABLED,
-        policy="{}",
-        current_material_id="ab" * 32,
-    )
-    for name, value in changes.items():
-        setattr(key, name, value)
-    return key
+    defaults: dict[str, object] = {"creation_date": NOW, "description": "d", "current_material_id": "ab" * 32}
+    return symmetric_key(key_id, account, region, **{**defaults, **changes})
 
 
 @pytest.fixture

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
 
+from tests.builders import symmetric_key
 from trent.domain.errors import DisabledException, KMSInvalidStateException
 from trent.domain.keys import Key, KeyState, StateRule, state_error
 
@@ -13,20 +12,7 @@ ARN = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890
 
 
 def _key(state: KeyState) -> Key:
-    return Key(
-        key_id="1234abcd-12ab-34cd-56ef-1234567890ab",
-        account_id="111122223333",
-        region="us-east-1",
-        arn=ARN,
-        creation_date=datetime.now(UTC),
-        description="",
-        key_spec="SYMMETRIC_DEFAULT",
-        key_usage="ENCRYPT_DECRYPT",
-        origin="AWS_KMS",
-        key_manager="CUSTOMER",
-        state=state,
-        policy="{}",
-    )
+    return symmetric_key("1234abcd-12ab-34cd-56ef-1234567890ab", state=state)
 
 
 S = KeyState

@@ -5,33 +5,15 @@ from __future__ import annotations
 import multiprocessing
 import sqlite3
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
-from trent.domain.keys import Key, KeyState
+from tests.builders import symmetric_key
 from trent.storage.sqlite import SqliteStore
 from trent.storage.sqlite_base import SharedVersion
 
 
-def _key(key_id: str) -> Key:
-    return Key(
-        key_id=key_id,
-        account_id="111122223333",
-        region="us-east-1",
-        arn=f"arn:aws:kms:us-east-1:111122223333:key/{key_id}",
-        creation_date=datetime.now(UTC),
-        description="",
-        key_spec="SYMMETRIC_DEFAULT",
-        key_usage="ENCRYPT_DECRYPT",
-        origin="AWS_KMS",
-        key_manager="CUSTOMER",
-        state=KeyState.ENABLED,
-        policy="{}",
-    )
-
-
 def _insert_in_child(path: str, key_id: str) -> None:
-    SqliteStore(Path(path), migrate=False).insert_key(_key(key_id))
+    SqliteStore(Path(path), migrate=False).insert_key(symmetric_key(key_id))
 
 
 def test_a_commit_in_another_process_moves_the_token(tmp_path: Path) -> None:
@@ -52,7 +34,7 @@ def test_audit_appends_and_reads_do_not_publish(tmp_path: Path) -> None:
     before = shared.read()
     store.get_key("us-east-1", "absent")
     assert shared.read() == before
-    store.insert_key(_key("k1"))
+    store.insert_key(symmetric_key("k1"))
     assert shared.read() == before + 1
 
 
@@ -81,7 +63,7 @@ def test_a_restored_older_database_resets_the_mirror(tmp_path: Path) -> None:
     assert shared.read() < 1_000
     other = SqliteStore(path, migrate=False)
     before = other.change_token()
-    store.insert_key(_key("k1"))
+    store.insert_key(symmetric_key("k1"))
     assert other.change_token() != before
 
 

@@ -9,8 +9,8 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 def sha256(*parts: bytes) -> bytes:
     digest = hashes.Hash(hashes.SHA256())
-    for part in parts:
-        digest.update(part)
+    # One update of the joined parts: each update() costs ~0.15 us, more than copying a record.
+    digest.update(parts[0] if len(parts) == 1 else b"".join(parts))
     return digest.finalize()
 
 

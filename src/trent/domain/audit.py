@@ -25,8 +25,7 @@ EVENT_VERSION = "1.11"
 
 
 def chain_hash(previous: bytes, sequence: int, record: bytes) -> bytes:
-    # One update of the joined parts: each update() into cryptography's Hash costs ~0.15 us.
-    return sha256(b"".join((_CHAIN_LABEL, previous, sequence.to_bytes(8, "big"), record)))
+    return sha256(_CHAIN_LABEL, previous, sequence.to_bytes(8, "big"), record)
 
 
 def _format_cloudtrail_time(moment: datetime) -> str:

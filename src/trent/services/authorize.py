@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Protocol
 
+from trent.domain.audit import cloudtrail_time
 from trent.domain.errors import AccessDeniedException, MalformedPolicyDocumentException
 from trent.domain.grants import Grant
 from trent.domain.identity import Caller
@@ -81,7 +82,7 @@ def _base_facts(caller: Caller) -> dict[str, FactValue]:
         "aws:principalaccount": caller.account_id,
         "aws:principaltype": "Account" if caller.is_root else caller.principal_type,
         "aws:userid": caller.principal_id or caller.account_id,
-        "aws:currenttime": _iso(now),
+        "aws:currenttime": cloudtrail_time(now),
         "aws:epochtime": str(int(now.timestamp())),
         "aws:securetransport": "true" if caller.secure_transport else "false",
         "aws:requestedregion": caller.region,
@@ -92,14 +93,8 @@ def _base_facts(caller: Caller) -> dict[str, FactValue]:
     if caller.user_name:
         facts["aws:username"] = caller.user_name
     if caller.session_issued is not None:
-        facts["aws:tokenissuetime"] = _iso(caller.session_issued.astimezone(UTC))
+        facts["aws:tokenissuetime"] = cloudtrail_time(caller.session_issued.astimezone(UTC))
     return facts
-
-
-def _iso(moment: datetime) -> str:
-    # An f-string is 4x cheaper than strftime on the hot path.
-    date = f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
-    return f"{date}T{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}Z"
 
 
 def _key_facts(key: Key, facts: dict[str, str | Sequence[str] | None]) -> None:

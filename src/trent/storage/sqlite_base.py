@@ -7,6 +7,7 @@ import mmap
 import os
 import sqlite3
 import struct
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -51,13 +52,18 @@ class WalCheckpointer:
     def __init__(self, path: Path) -> None:
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA busy_timeout=0")  # another process checkpointing: skip this turn
+        self._lock = threading.Lock()  # close() at shutdown waits for a checkpoint still running
+        self._closed = False
 
     def checkpoint(self) -> None:
-        with suppress(sqlite3.OperationalError):  # busy: the next turn will do it
-            self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        with self._lock, suppress(sqlite3.OperationalError):  # busy: the next turn will do it
+            if not self._closed:
+                self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
     def close(self) -> None:
-        self._db.close()
+        with self._lock:
+            self._closed = True
+            self._db.close()
 
 
 class SharedVersion:
