@@ -13,6 +13,20 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
+# The Node.js clients of the interop tests (issue 13: tests/interop, tests/e2e/test_interop_*.py),
+# from tests/interop/package-lock.json. Without npm they are skipped, except under CI.
+NODE_STAMP := tests/interop/node_modules/.installed-stamp
+
+$(NODE_STAMP): tests/interop/package.json tests/interop/package-lock.json
+	@if command -v npm >/dev/null; then \
+	  echo "npm ci --prefix tests/interop"; \
+	  npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error && touch $@; \
+	elif [ "$$CI" = true ]; then \
+	  echo "npm not found: CI must install nodejs and npm (.ci/run)" >&2; exit 1; \
+	else \
+	  echo "npm not found: the JavaScript interop tests will be skipped (system dependency: nodejs, npm)"; \
+	fi
+
 run: $(STAMP)
 	$(BIN)/trent serve --dev
 
@@ -24,7 +38,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: lint typecheck
+test: lint typecheck $(NODE_STAMP)
 	$(BIN)/pytest -n 2 -q
 
 bench: $(STAMP)
@@ -34,4 +48,4 @@ docs: $(STAMP)
 	$(BIN)/python -m trent.api.compat > docs/compatibility.md
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache tests/interop/node_modules
