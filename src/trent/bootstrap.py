@@ -161,6 +161,15 @@ def create_app(settings: Settings) -> KmsApi:
             "RotateKey",
         )
 
+    def complete_on_demand_rotations() -> None:
+        service_work(
+            lambda: [
+                (key, {"keyId": key.arn, "keyMaterialId": material_id, "rotationType": "ON_DEMAND"})
+                for key, material_id in kms.complete_on_demand_rotations(batch=1)
+            ],
+            "RotateKey",
+        )
+
     def expire_imported_material() -> None:
         service_work(
             lambda: [
@@ -197,6 +206,15 @@ def create_app(settings: Settings) -> KmsApi:
             except Exception:
                 log.exception("promoting new replicas failed; retrying")
 
+    async def finish_on_demand_rotations() -> None:
+        # RotateKeyOnDemand only starts a rotation, as in AWS; it completes here a moment later.
+        while True:
+            await asyncio.sleep(min(0.25, settings.deletion_sweep_seconds))
+            try:
+                complete_on_demand_rotations()
+            except Exception:
+                log.exception("on-demand rotation failed; retrying")
+
     async def write_digests() -> None:
         while True:
             await asyncio.sleep(settings.audit_digest_seconds)
@@ -217,7 +235,7 @@ def create_app(settings: Settings) -> KmsApi:
             return 400, orjson.dumps({"__type": "ValidationException", "message": "seconds must be >= 0"})
         return 200, orjson.dumps({"offsetSeconds": clock.offset.total_seconds(), "now": clock.now().isoformat()})
 
-    background = [sweep_deletions, promote_replicas, write_digests]
+    background = [sweep_deletions, promote_replicas, finish_on_demand_rotations, write_digests]
     if not settings.database_url:
         checkpointer = WalCheckpointer(settings.database_path)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -35,3 +36,17 @@ def body(response: dict[str, Any]) -> dict[str, Any]:
 
 def new_key(kms: Any, **kwargs: Any) -> dict[str, Any]:
     return dict(kms.create_key(**kwargs)["KeyMetadata"])
+
+
+def rotate_on_demand(kms: Any, key_id: str, timeout: float = 15.0) -> dict[str, Any]:
+    """RotateKeyOnDemand, then wait until the rotation it starts is done (AWS rotates asynchronously)."""
+    response = dict(kms.rotate_key_on_demand(KeyId=key_id))
+    wait_on_demand_rotation(kms, key_id, timeout)
+    return response
+
+
+def wait_on_demand_rotation(kms: Any, key_id: str, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while "OnDemandRotationStartDate" in kms.get_key_rotation_status(KeyId=key_id):
+        assert time.monotonic() < deadline, f"on-demand rotation of {key_id} did not finish in {timeout} s"
+        time.sleep(0.05)

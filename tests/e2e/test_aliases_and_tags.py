@@ -162,9 +162,8 @@ def test_alias_cannot_target_an_alias(kms: Any, target_form: str) -> None:
     existing = unique_alias("base")
     kms.create_alias(AliasName=existing, TargetKeyId=key_id)
     target = existing if target_form == "alias name" else alias_arn(existing)
-    with aws_error(kms, "NotFoundException") as caught:
+    with aws_error(kms, "ValidationException", "Aliases must refer to keys. Not aliases"):
         kms.create_alias(AliasName=unique_alias("chain"), TargetKeyId=target)
-    assert target in caught.message
     assert [a["AliasName"] for a in aliases_of(kms, key_id)] == [existing]
 
 
@@ -255,8 +254,10 @@ def test_update_alias_target_must_be_a_key(kms: Any) -> None:
     name, other = unique_alias("t1"), unique_alias("t2")
     kms.create_alias(AliasName=name, TargetKeyId=key_id)
     kms.create_alias(AliasName=other, TargetKeyId=new_key(kms)["KeyId"])
-    with aws_error(kms, "NotFoundException"):
+    with aws_error(kms, "ValidationException", "Aliases must refer to keys. Not aliases"):
         kms.update_alias(AliasName=name, TargetKeyId=other)
+    with aws_error(kms, "ValidationException", "Aliases must refer to keys. Not aliases"):
+        kms.update_alias(AliasName=name, TargetKeyId=alias_arn(other))
     missing = str(uuid.uuid4())
     with aws_error(kms, "NotFoundException", f"Key '{key_arn(missing)}' does not exist"):
         kms.update_alias(AliasName=name, TargetKeyId=missing)
@@ -400,8 +401,35 @@ def test_list_aliases_default_limit_is_50(fresh_server: TrentServer) -> None:
     assert first["Truncated"] is True
     second = body(kms.list_aliases(Marker=first["NextMarker"]))
     assert second["Truncated"] is False
-    assert {a["AliasName"] for a in first["Aliases"] + second["Aliases"]} == names
-    assert len(first["Aliases"]) + len(second["Aliases"]) == 51
+    listed = [a["AliasName"] for a in first["Aliases"] + second["Aliases"]]
+    assert listed == sorted(listed)
+    assert len(listed) == len(set(listed))
+    # Ours, and AWS's predefined alias/aws/* names (without a target until their first use).
+    assert {n for n in listed if not n.startswith("alias/aws/")} == names
+    predefined = [a for a in first["Aliases"] + second["Aliases"] if a["AliasName"].startswith("alias/aws/")]
+    assert {"alias/aws/ebs", "alias/aws/s3", "alias/aws/lambda"} <= {a["AliasName"] for a in predefined}
+    assert all(set(a) == {"AliasName", "AliasArn"} for a in predefined)
+
+
+def test_list_aliases_pages_through_predefined_and_own_aliases_alike(fresh_server: TrentServer) -> None:
+    kms = fresh_server.client()
+    key_id = new_key(kms)["KeyId"]
+    own = {"alias/a-first", "alias/aws-not-reserved", "alias/b", "alias/zzz"}
+    for name in own:
+        kms.create_alias(AliasName=name, TargetKeyId=key_id)
+    kms.describe_key(KeyId="alias/aws/s3")  # its first use: now a stored alias with a target
+    pages = list(kms.get_paginator("list_aliases").paginate(PaginationConfig={"PageSize": 3}))
+    listed = [a for page in pages for a in page["Aliases"]]
+    names = [a["AliasName"] for a in listed]
+    assert names == sorted(names)
+    assert len(names) == len(set(names))
+    assert own <= set(names)
+    assert all(len(page["Aliases"]) == 3 for page in pages[:-1])
+    s3 = next(a for a in listed if a["AliasName"] == "alias/aws/s3")
+    assert "TargetKeyId" in s3
+    assert "CreationDate" in s3
+    # With a KeyId, only the aliases of that key.
+    assert {a["AliasName"] for a in aliases_of(kms, key_id)} == own
 
 
 @pytest.mark.parametrize("marker", ["garbage", "%%%%", "TGlzdEtleXMAeA=="])

@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.kdf.kbkdf import KBKDFHMAC, CounterLocation,
 from cryptography.hazmat.primitives.keywrap import aes_key_wrap_with_padding
 
 from tests.conftest import TrentServer
-from tests.e2e.helpers import aws_error, new_key
+from tests.e2e.helpers import aws_error, new_key, rotate_on_demand
 
 pytestmark = pytest.mark.e2e
 
@@ -411,7 +411,7 @@ def test_new_material_waits_for_an_on_demand_rotation(kms: Any) -> None:
     with aws_error(kms, "KMSInvalidStateException"):
         import_material(kms, key["KeyId"], os.urandom(32), ImportType="NEW_KEY_MATERIAL")
     assert kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]["CurrentKeyMaterialId"] == one["KeyMaterialId"]
-    kms.rotate_key_on_demand(KeyId=key["KeyId"])
+    rotate_on_demand(kms, key["KeyId"])
     assert kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]["CurrentKeyMaterialId"] == two["KeyMaterialId"]
     new_blob = kms.encrypt(KeyId=key["KeyId"], Plaintext=b"second")["CiphertextBlob"]
     assert offline_decrypt(second, new_blob, {}) == b"second"

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import ACCOUNT_ID, TrentServer
+from tests.conftest import ACCOUNT_ID, REGION, TrentServer
 from tests.e2e.helpers import aws_error
 from tests.e2e.test_authorization import user_with
 from tests.e2e.test_iam_sts import admin
@@ -21,7 +21,12 @@ pytestmark = pytest.mark.e2e
 
 def test_first_use_creates_the_key_and_its_alias(fresh_server: TrentServer) -> None:
     kms = fresh_server.client()
-    assert "alias/aws/s3" not in {a["AliasName"] for a in kms.list_aliases()["Aliases"]}
+    # Before its first use AWS lists the predefined alias with no target and no dates.
+    before = {a["AliasName"]: a for a in kms.list_aliases()["Aliases"]}
+    assert before["alias/aws/s3"] == {
+        "AliasName": "alias/aws/s3",
+        "AliasArn": f"arn:aws:kms:{REGION}:{ACCOUNT_ID}:alias/aws/s3",
+    }
     metadata = kms.describe_key(KeyId="alias/aws/s3")["KeyMetadata"]
     assert metadata["KeyManager"] == "AWS"
     assert metadata["KeyState"] == "Enabled"
@@ -113,5 +118,5 @@ def test_only_a_use_creates_the_key(fresh_server: TrentServer) -> None:
         kms.delete_alias(AliasName="alias/aws/rds")  # refused; recording it must not create the key
     with pytest.raises(ClientError):
         kms.create_alias(AliasName="alias/mine", TargetKeyId="alias/aws/rds")  # a target must be a key id
-    assert "alias/aws/rds" not in {a["AliasName"] for a in kms.list_aliases()["Aliases"]}
+    assert "TargetKeyId" not in {a["AliasName"]: a for a in kms.list_aliases()["Aliases"]}["alias/aws/rds"]
     assert kms.list_keys()["Keys"] == []

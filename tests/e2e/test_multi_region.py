@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ACCOUNT_ID, TrentServer
-from tests.e2e.helpers import aws_error, new_key
+from tests.e2e.helpers import aws_error, new_key, rotate_on_demand
 from tests.e2e.test_import import import_material
 
 pytestmark = pytest.mark.e2e
@@ -158,7 +158,7 @@ def test_rotation_on_the_primary_reaches_the_replicas(server: TrentServer) -> No
     key_id = new_key(kms, MultiRegion=True)["KeyId"]
     replicate(server, key_id, REPLICA)
     old_blob = there.encrypt(KeyId=key_id, Plaintext=b"before")["CiphertextBlob"]
-    kms.rotate_key_on_demand(KeyId=key_id)
+    rotate_on_demand(kms, key_id)
     current = kms.describe_key(KeyId=key_id)["KeyMetadata"]["CurrentKeyMaterialId"]
     assert there.describe_key(KeyId=key_id)["KeyMetadata"]["CurrentKeyMaterialId"] == current
     assert there.decrypt(CiphertextBlob=old_blob)["Plaintext"] == b"before"

@@ -15,7 +15,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.conftest import BIN, TrentServer, drop_postgres_schema, fresh_postgres_schema, require_postgres
-from tests.e2e.helpers import aws_error, new_key
+from tests.e2e.helpers import aws_error, new_key, rotate_on_demand
 
 pytestmark = pytest.mark.e2e
 
@@ -116,7 +116,7 @@ def test_what_one_node_changes_the_other_sees_within_a_second(nodes: Nodes) -> N
     )
     seen_within_a_second(lambda: refuses(lambda: b.decrypt(CiphertextBlob=blob), "AccessDeniedException"), "B denying")
 
-    a.rotate_key_on_demand(KeyId=key["KeyId"])
+    rotate_on_demand(a, key["KeyId"])
     current = a.describe_key(KeyId=key["KeyId"])["KeyMetadata"]["CurrentKeyMaterialId"]
     seen_within_a_second(
         lambda: b.describe_key(KeyId=key["KeyId"])["KeyMetadata"]["CurrentKeyMaterialId"] == current,

@@ -14,7 +14,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.conftest import TrentServer
-from tests.e2e.helpers import aws_error, new_key
+from tests.e2e.helpers import aws_error, new_key, rotate_on_demand
 from tests.e2e.test_key_lifecycle import unvalidated_client
 
 pytestmark = pytest.mark.e2e
@@ -183,7 +183,7 @@ def test_on_demand_rotation_and_its_limit(kms: Any) -> None:
     blobs = [kms.encrypt(KeyId=key_id, Plaintext=b"v0")["CiphertextBlob"]]
     materials = [current_material(kms, key_id)]
     for n in range(1, 26):
-        assert kms.rotate_key_on_demand(KeyId=key_id)["KeyId"] == key["Arn"]
+        assert rotate_on_demand(kms, key_id)["KeyId"] == key["Arn"]
         materials.append(current_material(kms, key_id))
         blobs.append(kms.encrypt(KeyId=key_id, Plaintext=f"v{n}".encode())["CiphertextBlob"])
     assert len(set(materials)) == 26

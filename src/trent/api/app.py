@@ -90,6 +90,8 @@ class CloudTrailHandler(Protocol):
     codec: ServiceCodec
     shaper: RecordShaper
 
+    def decode(self, operation: str, body: bytes) -> dict[str, Any]: ...
+
     def handle(self, operation: str, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any] | None: ...
 
 
@@ -331,7 +333,7 @@ class KmsApi:
 
         def run() -> dict[str, Any] | None:
             exchange.caller = self._authenticate(scope, headers, body, "cloudtrail")
-            exchange.params = codec.decode(body)
+            exchange.params = cloudtrail.decode(operation, body)
             return cloudtrail.handle(operation, exchange.caller, exchange.params)
 
         def record(_result: Mapping[str, Any] | None, error: TrentError | None) -> AuditEvent:
@@ -533,6 +535,9 @@ async def _read_body(receive: Receive, headers: dict[str, str]) -> bytes:
 
 
 def _error_body(error: TrentError) -> bytes:
+    # AWS leaves the member out, rather than sending "", where it has nothing to say.
+    if not error.message:
+        return orjson.dumps({"__type": error.code})
     return orjson.dumps({"__type": error.code, "message": error.message})
 
 

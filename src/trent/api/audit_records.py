@@ -36,6 +36,8 @@ _READ_ONLY_KMS: Final = frozenset(
         "Sign",
         "Verify",
         "DeriveSharedSecret",
+        "Encapsulate",
+        "Decapsulate",
         "LookupEvents",
     }
 )

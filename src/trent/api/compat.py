@@ -12,8 +12,6 @@ from trent.domain import errors
 
 # Operations in the model that answer UnsupportedOperationException for now, and why.
 NOT_YET: dict[str, str] = {
-    "Encapsulate": "ML-KEM key specs are not implemented yet",
-    "Decapsulate": "ML-KEM key specs are not implemented yet",
     "CreateCustomKeyStore": "custom key stores (CloudHSM, XKS) are out of scope",
     "ConnectCustomKeyStore": "custom key stores (CloudHSM, XKS) are out of scope",
     "DisconnectCustomKeyStore": "custom key stores (CloudHSM, XKS) are out of scope",
@@ -27,6 +25,9 @@ GAPS: dict[str, str] = {
     "Sign/Verify with ED25519_PH_SHA_512": "the `cryptography` library has no Ed25519ph (pre-hashed "
     "Ed25519); DescribeKey lists the algorithm as AWS does, Sign and Verify answer "
     "`UnsupportedOperationException` (a hand-written Ed25519ph would be a hand-rolled primitive)",
+    "KeySpec ML_KEM_512": "the `cryptography` library offers ML-KEM-768 and ML-KEM-1024 only; CreateKey answers "
+    "`UnsupportedOperationException` for ML_KEM_512 (a hand-written ML-KEM-512 would be a hand-rolled primitive). "
+    "ML_KEM_768 and ML_KEM_1024 support Encapsulate, Decapsulate and GetPublicKey",
     "KeySpec SM2, KeyPairSpec SM2, SM2PKE, SM2DSA": "AWS offers SM2 only in its China Regions; "
     "`UnsupportedOperationException`",
     "Recipient (Nitro Enclaves attestation)": "Decrypt, GenerateDataKey*, GenerateRandom, "

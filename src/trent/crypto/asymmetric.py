@@ -6,6 +6,7 @@ message types are AWS's enum values. Nothing here knows about KMS requests; call
 What the installed ``cryptography`` cannot do is signalled with :class:`UnsupportedAlgorithm`: ``ED25519_PH_SHA_512``
 (no Ed25519ph). ML-DSA ``EXTERNAL_MU`` is available through ``sign_mu``/``verify_mu`` (cryptography >= 49); should the
 backend lack ML-DSA altogether, ML-DSA key specs raise :class:`UnsupportedAlgorithm` as well.
+ML-KEM keys are generated, parsed and exported here as well; Encapsulate and Decapsulate are ``trent.crypto.kem``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mldsa, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+
+from trent.crypto import kem
 
 MessageType = Literal["RAW", "DIGEST", "EXTERNAL_MU"]
 
@@ -88,7 +91,8 @@ _MLDSA: dict[str, tuple[type[mldsa.MLDSA44PrivateKey | mldsa.MLDSA65PrivateKey |
     "ML_DSA_87": (mldsa.MLDSA87PrivateKey, mldsa.MLDSA87PublicKey),
 }
 
-ASYMMETRIC_KEY_SPECS: tuple[str, ...] = (*_RSA_BITS, *_EC_CURVES, _ED25519, *_MLDSA)
+# ML-KEM keys (trent.crypto.kem) are asymmetric keys too: generated, parsed and exported here like the others.
+ASYMMETRIC_KEY_SPECS: tuple[str, ...] = (*_RSA_BITS, *_EC_CURVES, _ED25519, *_MLDSA, *kem.SUPPORTED_SPECS)
 DATA_KEY_PAIR_SPECS: tuple[str, ...] = (*_RSA_BITS, *_EC_CURVES, _ED25519)
 
 
@@ -158,7 +162,7 @@ def _mldsa_generate(spec: str) -> PrivateKeyTypes:
 
 
 def generate_private_key(spec: str) -> bytes:
-    """A fresh private key for an asymmetric KMS KeySpec, as DER PKCS#8 (ML-DSA: the 32-byte seed form)."""
+    """A fresh private key for an asymmetric KMS KeySpec, as DER PKCS#8 (ML-DSA and ML-KEM: the seed form)."""
     key: PrivateKeyTypes
     if spec in _RSA_BITS:
         key = rsa.generate_private_key(public_exponent=RSA_PUBLIC_EXPONENT, key_size=_RSA_BITS[spec])
@@ -168,6 +172,11 @@ def generate_private_key(spec: str) -> bytes:
         key = ed25519.Ed25519PrivateKey.generate()
     elif spec in _MLDSA:
         key = _mldsa_generate(spec)
+    elif spec in kem.ML_KEM_SPECS:
+        try:
+            return kem.generate_private_key(spec)
+        except kem.UnsupportedKemSpec:
+            raise UnsupportedAlgorithm(f"{spec} is not supported by the installed cryptography") from None
     else:
         raise UnknownKeySpec(f"unknown asymmetric key spec {spec!r}")
     return _pkcs8(key)
@@ -216,6 +225,9 @@ def _spec_of(key: PrivateKeyTypes | PublicKeyTypes, error: type[CryptoKeyError])
         for spec, (private_type, public_type) in _MLDSA.items():
             if isinstance(key, private_type | public_type):
                 return spec
+        kem_spec = kem.spec_of(key)
+        if kem_spec is not None:
+            return kem_spec
     raise error("key is of no KMS key spec")
 
 

@@ -100,7 +100,7 @@ TRACKED_OPERATIONS = frozenset(
     {
         "Decrypt", "DeriveSharedSecret", "Encrypt", "GenerateDataKey", "GenerateDataKeyPair",
         "GenerateDataKeyPairWithoutPlaintext", "GenerateDataKeyWithoutPlaintext", "GenerateMac", "ReEncrypt",
-        "Sign", "Verify", "VerifyMac",
+        "Sign", "Verify", "VerifyMac", "Encapsulate", "Decapsulate",
     }
 )  # fmt: skip
 

@@ -22,6 +22,7 @@ _GRANTABLE_BY_USAGE = {
     "ENCRYPT_DECRYPT": frozenset({"Encrypt", "Decrypt", "ReEncryptFrom", "ReEncryptTo", "GetPublicKey"}),
     "SIGN_VERIFY": frozenset({"Sign", "Verify", "GetPublicKey"}),
     "KEY_AGREEMENT": frozenset({"DeriveSharedSecret", "GetPublicKey"}),
+    "ENCAPSULATE_DECAPSULATE": frozenset({"Encapsulate", "Decapsulate", "GetPublicKey"}),
     "GENERATE_VERIFY_MAC": frozenset({"GenerateMac", "VerifyMac"}),
 }
 

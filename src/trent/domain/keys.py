@@ -13,6 +13,7 @@ from trent.crypto.asymmetric import (
     SIGNING_ALGORITHMS_FOR_SPEC,
 )
 from trent.crypto.hmac_keys import MAC_ALGORITHM_FOR_SPEC
+from trent.crypto.kem import ML_KEM, ML_KEM_SPECS, UNSUPPORTED_SPECS
 from trent.domain.errors import DisabledException, KMSInvalidStateException, TrentError
 
 
@@ -33,6 +34,9 @@ ENCRYPT_DECRYPT = "ENCRYPT_DECRYPT"
 SIGN_VERIFY = "SIGN_VERIFY"
 GENERATE_VERIFY_MAC = "GENERATE_VERIFY_MAC"
 KEY_AGREEMENT = "KEY_AGREEMENT"
+ENCAPSULATE_DECAPSULATE = "ENCAPSULATE_DECAPSULATE"
+# Key specs of the model this server cannot create: ML_KEM_512 (no primitive in the installed cryptography).
+UNSUPPORTED_KEY_SPECS: frozenset[str] = UNSUPPORTED_SPECS
 
 # The deprecated CustomerMasterKeySpec enum lacks the newer specs; DescribeKey omits it for those.
 _LEGACY_SPECS = frozenset(
@@ -57,6 +61,7 @@ USAGES_BY_SPEC: dict[str, frozenset[str]] = {
     "HMAC_224": frozenset({"GENERATE_VERIFY_MAC"}), "HMAC_256": frozenset({"GENERATE_VERIFY_MAC"}),
     "HMAC_384": frozenset({"GENERATE_VERIFY_MAC"}), "HMAC_512": frozenset({"GENERATE_VERIFY_MAC"}),
     "SM2": frozenset({"ENCRYPT_DECRYPT", "SIGN_VERIFY", "KEY_AGREEMENT"}),
+    **dict.fromkeys(ML_KEM_SPECS, frozenset({"ENCAPSULATE_DECAPSULATE"})),
 }  # fmt: skip
 
 
@@ -86,6 +91,7 @@ class Key:
     valid_to: datetime | None = None  # KEY_MATERIAL_EXPIRES: the earliest expiry of its material
     primary_region: str | None = None  # multi-Region keys: where the primary is
     pending_window_days: int | None = None  # PendingReplicaDeletion: the window once replicas are gone
+    on_demand_rotation_start_date: datetime | None = None  # an on-demand rotation is under way
 
     @property
     def is_primary(self) -> bool:
@@ -137,6 +143,8 @@ def algorithms_for(spec: str, usage: str) -> tuple[str, tuple[str, ...]] | None:
         return "MacAlgorithms", (mac,) if mac else ()
     if usage == KEY_AGREEMENT:
         return "KeyAgreementAlgorithms", ("ECDH",) if spec in KEY_AGREEMENT_SPECS else ()
+    if usage == ENCAPSULATE_DECAPSULATE:
+        return "EncapsulationAlgorithms", (ML_KEM,) if spec in ML_KEM_SPECS else ()
     return None
 
 

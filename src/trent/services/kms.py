@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from trent.crypto.random import random_bytes
 from trent.domain import ciphertext
-from trent.domain.aliases import AWS_MANAGED_SERVICES
+from trent.domain.aliases import AWS_MANAGED_SERVICES, PREDEFINED_AWS_ALIASES, PredefinedAlias
 from trent.domain.audit import KeyUsage
 from trent.domain.errors import (
     AccessDeniedException,
@@ -45,6 +45,7 @@ from trent.domain.keys import (
     DEFAULT_ROTATION_PERIOD_DAYS,
     ENCRYPT_DECRYPT,
     SYMMETRIC_DEFAULT,
+    UNSUPPORTED_KEY_SPECS,
     USAGES_BY_SPEC,
     Key,
     KeyState,
@@ -58,6 +59,7 @@ from trent.services.grants import GrantOperations
 from trent.services.keycache import KeyCache, material_aad
 from trent.services.kms_asymmetric import AsymmetricOperations, new_key_material, uses_rsa_encryption
 from trent.services.kms_import import ImportOperations
+from trent.services.kms_kem import KemOperations
 from trent.services.kms_multi_region import MultiRegionOperations
 from trent.services.kms_rotation import RotationOperations
 from trent.services.material_pool import MaterialPool
@@ -107,7 +109,9 @@ class ReEncryptResult:
     destination_key_material_id: str | None
 
 
-class KmsService(GrantOperations, AsymmetricOperations, RotationOperations, ImportOperations, MultiRegionOperations):
+class KmsService(
+    GrantOperations, AsymmetricOperations, KemOperations, RotationOperations, ImportOperations, MultiRegionOperations
+):
     def __init__(
         self,
         store: Store,
@@ -263,6 +267,8 @@ class KmsService(GrantOperations, AsymmetricOperations, RotationOperations, Impo
             raise ValidationException(f"KeyUsage {usage} is not compatible with KeySpec {spec}")
         if spec == "SM2":
             raise UnsupportedOperationException("KeySpec SM2 is supported only in China Regions.")
+        if spec in UNSUPPORTED_KEY_SPECS:
+            raise UnsupportedOperationException(f"KeySpec {spec} is not supported by this Trent server.")
         origin = origin or "AWS_KMS"
         if custom_key_store_id is not None or origin in ("AWS_CLOUDHSM", "EXTERNAL_KEY_STORE"):
             raise CustomKeyStoreNotFoundException(
@@ -509,6 +515,7 @@ class KmsService(GrantOperations, AsymmetricOperations, RotationOperations, Impo
 
     def create_alias(self, caller: Caller, alias_name: str, target_ref: str) -> None:
         _check_alias_name(alias_name)
+        _check_alias_target(target_ref)
         key = self.resolve(caller, target_ref, allow_alias=False)
         authorize_identity_action(caller, "kms:CreateAlias", alias_arn(caller.region, caller.account_id, alias_name))
         self.authorize_key(caller, "kms:CreateAlias", key)
@@ -525,6 +532,7 @@ class KmsService(GrantOperations, AsymmetricOperations, RotationOperations, Impo
         alias = self._store.get_alias(caller.account_id, caller.region, alias_name)
         if alias is None:
             raise NotFoundException.alias(alias_arn(caller.region, caller.account_id, alias_name))
+        _check_alias_target(target_ref)
         new_key = self.resolve(caller, target_ref, allow_alias=False)
         old_key = self._cache.key(caller.region, alias.target_key_id)
         authorize_identity_action(caller, "kms:UpdateAlias", alias_arn(caller.region, caller.account_id, alias_name))
@@ -556,12 +564,17 @@ class KmsService(GrantOperations, AsymmetricOperations, RotationOperations, Impo
         authorize_identity_action(caller, "kms:DeleteAlias", alias_arn(caller.region, caller.account_id, alias_name))
         self._store.delete_alias(caller.account_id, caller.region, alias_name)
 
-    def list_aliases(self, caller: Caller, key_ref: str | None, after: str | None, limit: int) -> Page[Alias]:
+    def list_aliases(
+        self, caller: Caller, key_ref: str | None, after: str | None, limit: int
+    ) -> Page[Alias | PredefinedAlias]:
         authorize(caller, "kms:ListAliases", None)
-        key_id = None
         if key_ref is not None:
             key_id = self.resolve(caller, key_ref, allow_alias=False).key_id
-        return self._store.list_aliases(caller.account_id, caller.region, key_id, after, limit)
+            page = self._store.list_aliases(caller.account_id, caller.region, key_id, after, limit)
+            return Page(list(page.items), page.next_position)
+        return _with_predefined_aliases(
+            caller, self._store.list_aliases(caller.account_id, caller.region, None, after, limit), after, limit
+        )
 
     # ================================================================= tags
 
@@ -812,6 +825,33 @@ def _check_alias_name(alias_name: str) -> None:
         raise NotAuthorizedException("")
     if ":" in alias_name or alias_name == ALIAS_PREFIX:
         raise ValidationException(f"{alias_name} contains invalid characters for an alias")
+
+
+def _with_predefined_aliases(
+    caller: Caller, stored: Page[Alias], after: str | None, limit: int
+) -> Page[Alias | PredefinedAlias]:
+    """Merge AWS's predefined alias names into one page of stored aliases, in name order.
+
+    A predefined name belongs in this page when it sorts after the marker and, if more stored
+    aliases follow, no later than this page's last one; a name already stored is listed as stored.
+    """
+    names = {a.alias_name for a in stored.items}
+    last = stored.items[-1].alias_name if stored.next_position is not None and stored.items else None
+    extra = [
+        PredefinedAlias(caller.account_id, caller.region, name)
+        for name in PREDEFINED_AWS_ALIASES
+        if name > (after or "") and (last is None or name <= last) and name not in names
+    ]
+    merged: list[Alias | PredefinedAlias] = sorted([*stored.items, *extra], key=lambda a: a.alias_name)
+    if len(merged) > limit:
+        return Page(merged[:limit], merged[limit - 1].alias_name)
+    return Page(merged, stored.next_position)
+
+
+def _check_alias_target(target_ref: str) -> None:
+    # An alias names a key, never another alias (AWS checks this before resolving the target).
+    if target_ref.startswith(ALIAS_PREFIX) or (target_ref.startswith("arn:") and ":alias/" in target_ref):
+        raise ValidationException("Aliases must refer to keys. Not aliases")
 
 
 def _key_family(key: Key) -> str:

@@ -66,9 +66,10 @@ class MultiRegionOperations:
     ) -> Key:
         key = self.resolve(caller, key_ref, allow_alias=False)
         self.authorize_key(caller, "kms:ReplicateKey", key, facts={"kms:replicaregion": replica_region})
-        check_state(key, StateRule.CRYPTO)
+        # Only a primary replicates, whatever the state of a replica asked to (AWS checks this first).
         if not key.multi_region or not key.is_primary:
             raise UnsupportedOperationException.not_primary(key.arn)
+        check_state(key, StateRule.CRYPTO)
         if replica_region == key.region:
             raise ValidationException(f"The replica Region {replica_region} is the Region of the primary key.")
         replica_arn = key_arn(replica_region, key.account_id, key.key_id)

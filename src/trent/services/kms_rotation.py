@@ -46,6 +46,7 @@ class RotationStatus:
     enabled: bool
     period_days: int | None
     next_rotation: datetime | None
+    on_demand_start: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +89,7 @@ class RotationOperations:
         key = self.resolve(caller, key_ref, allow_alias=False)
         period = DEFAULT_ROTATION_PERIOD_DAYS if period_days is None else period_days
         self.authorize_key(caller, "kms:EnableKeyRotation", key, facts={"kms:rotationperiodindays": str(period)})
-        if key.supports_rotation and key.state is not KeyState.PENDING_IMPORT:
+        if key.state is not KeyState.PENDING_IMPORT:
             self._rotation_state(key)
         self._rotatable(key, automatic=True)
         now = self._clock.now()
@@ -103,7 +104,7 @@ class RotationOperations:
     def disable_key_rotation(self, caller: Caller, key_ref: str) -> None:
         key = self.resolve(caller, key_ref, allow_alias=False)
         self.authorize_key(caller, "kms:DisableKeyRotation", key)
-        if key.supports_rotation and key.state is not KeyState.PENDING_IMPORT:
+        if key.state is not KeyState.PENDING_IMPORT:
             self._rotation_state(key)
         self._rotatable(key, automatic=True)
         if key.rotation_period_days is not None:
@@ -129,6 +130,7 @@ class RotationOperations:
             enabled,
             schedule.rotation_period_days if enabled else None,
             schedule.next_rotation_date if enabled else None,
+            schedule.on_demand_rotation_start_date,
         )
 
     def rotate_due_keys(self, batch: int = 100) -> list[tuple[Key, str]]:
@@ -154,36 +156,55 @@ class RotationOperations:
     # ----------------------------------------------------------------- on demand
 
     def rotate_key_on_demand(self, caller: Caller, key_ref: str) -> Key:
+        """Start an on-demand rotation; the background completes it (``complete_on_demand_rotations``)."""
         key = self.resolve(caller, key_ref, allow_alias=False)
         self.authorize_key(caller, "kms:RotateKeyOnDemand", key)
         if key.state is KeyState.PENDING_IMPORT:
             check_state(key, StateRule.CRYPTO)  # "... is pending import."
-        self._rotatable(key, automatic=False)
         self._rotation_state(key)
+        self._rotatable(key, automatic=False)
         if key.on_demand_rotations >= MAX_ON_DEMAND_ROTATIONS:
             raise LimitExceededException(
                 "The on-demand rotations limit has been reached for the given keyId. "
                 f"No more on-demand rotations can be performed for this key: {key.arn}"
             )
         now = self._clock.now()
-        if key.next_rotation_date is not None and key.next_rotation_date - now <= ON_DEMAND_CONFLICT_WINDOW:
+        if key.on_demand_rotation_start_date is not None or (
+            key.next_rotation_date is not None and key.next_rotation_date - now <= ON_DEMAND_CONFLICT_WINDOW
+        ):
             raise ConflictException(
                 f"An automatic rotation of {key.arn} is in progress or due within the next 20 minutes."
             )
-        updated = replace(key, on_demand_rotations=key.on_demand_rotations + 1)
-        if key.origin == "EXTERNAL":
-            pending = [m for m in self._store.materials(key.key_id) if m.pending_rotation]
-            if not pending:
-                raise KMSInvalidStateException(f"No available key material pending rotation for the key: {key.arn}.")
-            material = replace(pending[0], pending_rotation=False, rotation_date=now, rotation_type=ROTATION_ON_DEMAND)
-            updated = replace(updated, current_material_id=material.material_id)
-            with self._store.transaction():
-                self._store.update_material(material)
-                self._store.update_key(updated)
-                self._follow_material(updated)
-            return updated
-        material_id = self._add_rotated_material(updated, ROTATION_ON_DEMAND, now)
-        return replace(updated, current_material_id=material_id)
+        if key.origin == "EXTERNAL" and not any(m.pending_rotation for m in self._store.materials(key.key_id)):
+            raise KMSInvalidStateException(f"No available key material pending rotation for the key: {key.arn}.")
+        updated = replace(key, on_demand_rotations=key.on_demand_rotations + 1, on_demand_rotation_start_date=now)
+        self._store.update_key(updated)
+        return updated
+
+    def complete_on_demand_rotations(self, batch: int = 100) -> list[tuple[Key, str]]:
+        """Background task: finish started on-demand rotations; (key, its new current material id)."""
+        done: list[tuple[Key, str]] = []
+        for key in self._store.keys_rotating_on_demand(batch):
+            now = self._clock.now()
+            updated = replace(key, on_demand_rotation_start_date=None)
+            if key.origin == "EXTERNAL":
+                pending = [m for m in self._store.materials(key.key_id) if m.pending_rotation]
+                if not pending:  # the pending material went away (deleted) since the request
+                    self._store.update_key(updated)
+                    continue
+                material = replace(
+                    pending[0], pending_rotation=False, rotation_date=now, rotation_type=ROTATION_ON_DEMAND
+                )
+                updated = replace(updated, current_material_id=material.material_id)
+                with self._store.transaction():
+                    self._store.update_material(material)
+                    self._store.update_key(updated)
+                    self._follow_material(updated)
+                done.append((updated, material.material_id))
+                continue
+            material_id = self._add_rotated_material(updated, ROTATION_ON_DEMAND, now)
+            done.append((replace(updated, current_material_id=material_id), material_id))
+        return done
 
     def _add_rotated_material(self, key: Key, rotation_type: str, now: datetime) -> str:
         material = new_key_material(SYMMETRIC_DEFAULT)

@@ -18,9 +18,9 @@ _KEY_COLUMNS = (
     "key_id, account_id, region, arn, creation_date, description, key_spec, key_usage, origin, "
     "key_manager, state, policy, multi_region, deletion_date, current_material_id, "
     "rotation_period_days, next_rotation_date, on_demand_rotations, expiration_model, valid_to, "
-    "primary_region, pending_window_days"
+    "primary_region, pending_window_days, on_demand_rotation_start_date"
 )
-_KEY_SEQ = 22  # position of seq after _KEY_COLUMNS in list_keys
+_KEY_SEQ = 23  # position of seq after _KEY_COLUMNS in list_keys
 _MATERIAL_COLUMNS = (
     "key_id, material_id, sealed, created_at, rotation_date, rotation_type, pending_rotation, "
     "expiration_model, valid_to, description"
@@ -56,6 +56,7 @@ class KeyTables(SqlBase):
             valid_to=_dt(row[19]),
             primary_region=row[20],
             pending_window_days=row[21],
+            on_demand_rotation_start_date=_dt(row[22]),
         )
 
     def get_key(self, region: str, key_id: str) -> Key | None:
@@ -72,7 +73,7 @@ class KeyTables(SqlBase):
     def insert_key(self, key: Key) -> None:
         with self.transaction():
             self._execute(
-                f"INSERT INTO keys ({_KEY_COLUMNS}) VALUES ({', '.join('?' * 22)})",
+                f"INSERT INTO keys ({_KEY_COLUMNS}) VALUES ({', '.join('?' * 23)})",
                 self._key_params(key),
             )
             if key.tags:
@@ -85,8 +86,8 @@ class KeyTables(SqlBase):
             "UPDATE keys SET account_id = ?, arn = ?, creation_date = ?, description = ?, key_spec = ?, "
             "key_usage = ?, origin = ?, key_manager = ?, state = ?, policy = ?, multi_region = ?, "
             "deletion_date = ?, current_material_id = ?, rotation_period_days = ?, next_rotation_date = ?, "
-            "on_demand_rotations = ?, expiration_model = ?, valid_to = ?, primary_region = ?, pending_window_days = ? "
-            "WHERE region = ? AND key_id = ?",
+            "on_demand_rotations = ?, expiration_model = ?, valid_to = ?, primary_region = ?, pending_window_days = ?, "
+            "on_demand_rotation_start_date = ? WHERE region = ? AND key_id = ?",
             (params[1], *params[3:], key.region, key.key_id),
         )
 
@@ -115,6 +116,7 @@ class KeyTables(SqlBase):
             None if key.valid_to is None else _ts(key.valid_to),
             key.primary_region,
             key.pending_window_days,
+            None if key.on_demand_rotation_start_date is None else _ts(key.on_demand_rotation_start_date),
         )
 
     def delete_key(self, region: str, key_id: str) -> None:
@@ -287,6 +289,15 @@ class KeyTables(SqlBase):
                 "AND state = ? AND (primary_region IS NULL OR primary_region = region) "
                 f"LIMIT ?{self.dialect.skip_locked}",
                 (_ts(now), KeyState.ENABLED.value, limit),
+            ).fetchall()
+        return [self._key_from_row(r) for r in rows]
+
+    def keys_rotating_on_demand(self, limit: int) -> Sequence[Key]:
+        with self._lock:
+            rows = self._execute(
+                f"SELECT {_KEY_COLUMNS} FROM keys WHERE on_demand_rotation_start_date IS NOT NULL "
+                f"ORDER BY on_demand_rotation_start_date LIMIT ?{self.dialect.skip_locked}",
+                (limit,),
             ).fetchall()
         return [self._key_from_row(r) for r in rows]
 

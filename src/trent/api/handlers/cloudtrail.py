@@ -21,6 +21,7 @@ from trent.crypto.digest import sha256
 from trent.domain.errors import (
     InvalidEventCategoryException,
     InvalidLookupAttributesException,
+    InvalidMaxResultsException,
     InvalidNextTokenException,
     InvalidTimeRangeException,
     UnsupportedOperationException,
@@ -29,6 +30,7 @@ from trent.domain.identity import Caller
 from trent.services.audit import AuditService, LookupQuery
 
 _DEFAULT_MAX_RESULTS = 50
+_MAX_RESULTS_RANGE = range(1, 51)
 _TOKEN_PREFIX = "trent-lookup-v1:"  # noqa: S105 - a format marker, not a secret
 
 
@@ -98,6 +100,22 @@ class CloudTrailApi:
         self._audit = audit
         self.codec = ServiceCodec("cloudtrail")
         self.shaper = RecordShaper(self.codec.model)
+
+    def decode(self, operation: str, body: bytes) -> dict[str, Any]:
+        """The model-driven decode, except that CloudTrail answers an out-of-range MaxResults with
+        its own InvalidMaxResultsException rather than the generic ValidationException."""
+        codec = self.codec.operation(operation)
+        if codec is None:
+            raise UnsupportedOperationException(f"{operation} is not supported by Trent; its audit trail is built in.")
+        if operation == "LookupEvents" and b"MaxResults" in body:
+            try:
+                raw = orjson.loads(body)
+            except orjson.JSONDecodeError:
+                raw = None  # the codec gives the SerializationException
+            value = raw.get("MaxResults") if isinstance(raw, dict) else None
+            if type(value) is int and value not in _MAX_RESULTS_RANGE:
+                raise InvalidMaxResultsException(f"Value {value} for MaxResults is invalid: it must be 1 to 50.")
+        return codec.decode(body)
 
     def handle(self, operation: str, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any] | None:
         if operation == "LookupEvents":

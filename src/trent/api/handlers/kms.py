@@ -11,6 +11,7 @@ import binascii
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from trent.domain.aliases import Alias
 from trent.domain.errors import (
     DryRunOperationException,
     InvalidMarkerException,
@@ -263,16 +264,16 @@ def list_aliases(svc: KmsService, caller: Caller, p: Params) -> Result:
     page = svc.list_aliases(
         caller, p.get("KeyId"), _decode_marker("ListAliases", p.get("Marker")), _limit("ListAliases", p)
     )
-    aliases = [
-        {
-            "AliasName": a.alias_name,
-            "AliasArn": alias_arn(a.region, a.account_id, a.alias_name),
-            "TargetKeyId": a.target_key_id,
-            "CreationDate": a.creation_date,
-            "LastUpdatedDate": a.last_updated_date,
-        }
-        for a in page.items
-    ]
+    aliases: list[dict[str, Any]] = []
+    for a in page.items:
+        entry: dict[str, Any] = {"AliasName": a.alias_name, "AliasArn": alias_arn(a.region, a.account_id, a.alias_name)}
+        if isinstance(a, Alias):
+            entry |= {
+                "TargetKeyId": a.target_key_id,
+                "CreationDate": a.creation_date,
+                "LastUpdatedDate": a.last_updated_date,
+            }
+        aliases.append(entry)
     return {"Aliases": aliases, **_page_fields("ListAliases", page)}
 
 
@@ -314,6 +315,7 @@ def get_key_rotation_status(svc: KmsService, caller: Caller, p: Params) -> Resul
         "KeyId": status.key.arn,
         "RotationPeriodInDays": status.period_days,
         "NextRotationDate": status.next_rotation,
+        "OnDemandRotationStartDate": status.on_demand_start,
     }
 
 
@@ -601,6 +603,23 @@ def derive_shared_secret(svc: KmsService, caller: Caller, p: Params) -> Result:
     }
 
 
+def encapsulate(svc: KmsService, caller: Caller, p: Params) -> Result:
+    result = svc.encapsulate(caller, p["KeyId"], p["EncapsulationAlgorithm"], bool(p.get("DryRun")))
+    return {
+        "KeyId": result.key_arn,
+        "SharedSecret": result.shared_secret,
+        "SharedSecretCiphertextBlob": result.ciphertext,
+        "EncapsulationAlgorithm": result.algorithm,
+    }
+
+
+def decapsulate(svc: KmsService, caller: Caller, p: Params) -> Result:
+    result = svc.decapsulate(
+        caller, p["KeyId"], p["SharedSecretCiphertextBlob"], p["EncapsulationAlgorithm"], bool(p.get("DryRun"))
+    )
+    return {"KeyId": result.key_arn, "SharedSecret": result.shared_secret, "EncapsulationAlgorithm": result.algorithm}
+
+
 def _generate_data_key_pair(svc: KmsService, caller: Caller, p: Params, *, with_plaintext: bool) -> dict[str, Any]:
     _no_recipient(p)
     result = svc.generate_data_key_pair(
@@ -726,6 +745,7 @@ HANDLERS: dict[str, Handler] = {
     "CreateAlias": create_alias,
     "CreateGrant": create_grant,
     "CreateKey": create_key,
+    "Decapsulate": decapsulate,
     "Decrypt": decrypt,
     "DeleteAlias": delete_alias,
     "DeleteImportedKeyMaterial": delete_imported_key_material,
@@ -735,6 +755,7 @@ HANDLERS: dict[str, Handler] = {
     "DisableKeyRotation": disable_key_rotation,
     "EnableKey": enable_key,
     "EnableKeyRotation": enable_key_rotation,
+    "Encapsulate": encapsulate,
     "Encrypt": encrypt,
     "GenerateDataKey": generate_data_key,
     "GenerateDataKeyPair": generate_data_key_pair,
