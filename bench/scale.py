@@ -58,7 +58,7 @@ def fill(data_dir: Path, count: int, database: str) -> None:
     settings = settings_from_env(data_dir=data_dir, database_url=database or None)
     initialize(settings)
     components = build(settings)
-    store, root = components.store, components.kms._root
+    store, root = components.store, components.root
     now = datetime.now(UTC)
     policy = default_key_policy(ACCOUNT, REGION)
     started = time.monotonic()

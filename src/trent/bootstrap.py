@@ -23,8 +23,8 @@ from trent.rot.local_file import LocalFileRootOfTrust
 from trent.services.audit import AuditService, GroupCommitter
 from trent.services.iam import IamService
 from trent.services.identity import IdentityService, NewAccessKey
-from trent.services.kms import KmsService
-from trent.services.kms_asymmetric import new_key_material
+from trent.services.kms import Kms
+from trent.services.material import new_key_material
 from trent.services.material_pool import MaterialPool
 from trent.services.principals import PrincipalDirectory
 from trent.storage.audit_tables import StoreAuditWriter
@@ -43,10 +43,11 @@ class Components:
     settings: Settings
     store: SqliteStore | PostgresStore
     clock: SystemClock
-    kms: KmsService
+    kms: Kms
     identities: IdentityService
     iam: IamService
     audit: AuditService
+    root: LocalFileRootOfTrust
 
 
 def build(settings: Settings, *, group_commit: bool = False, create_root: bool = True) -> Components:
@@ -75,12 +76,10 @@ def build(settings: Settings, *, group_commit: bool = False, create_root: bool =
     iam = IamService(store, identities, clock)
     # A serving process keeps RSA keys ready so CreateKey never generates one on the event loop.
     pool = MaterialPool(new_key_material) if group_commit else None
-    kms = KmsService(
-        store, root, clock, principal_exists=PrincipalDirectory(store).principal_exists, material_pool=pool
-    )
+    kms = Kms(store, root, clock, principal_exists=PrincipalDirectory(store).principal_exists, material_pool=pool)
     committer = GroupCommitter(writer) if writer is not None else None
     audit = AuditService(store, committer, root, clock, settings.account_id)
-    return Components(settings, store, clock, kms, identities, iam, audit)
+    return Components(settings, store, clock, kms, identities, iam, audit, root)
 
 
 _ROOT_CHECK_AAD = b"trent:root-check:v1"
@@ -150,13 +149,15 @@ def create_app(settings: Settings) -> KmsApi:
             log.info("%s %s", event_name, done[0][0].arn)
 
     def delete_due_keys() -> None:
-        service_work(lambda: [(key, {"keyId": key.arn}) for key in kms.delete_due_keys(batch=1)], "DeleteKey")
+        service_work(
+            lambda: [(key, {"keyId": key.arn}) for key in kms.management.delete_due_keys(batch=1)], "DeleteKey"
+        )
 
     def rotate_due_keys() -> None:
         service_work(
             lambda: [
                 (key, {"keyId": key.arn, "keyMaterialId": material_id, "rotationType": "AUTOMATIC"})
-                for key, material_id in kms.rotate_due_keys(batch=1)
+                for key, material_id in kms.rotation.rotate_due_keys(batch=1)
             ],
             "RotateKey",
         )
@@ -165,7 +166,7 @@ def create_app(settings: Settings) -> KmsApi:
         service_work(
             lambda: [
                 (key, {"keyId": key.arn, "keyMaterialId": material_id, "rotationType": "ON_DEMAND"})
-                for key, material_id in kms.complete_on_demand_rotations(batch=1)
+                for key, material_id in kms.rotation.complete_on_demand_rotations(batch=1)
             ],
             "RotateKey",
         )
@@ -174,7 +175,7 @@ def create_app(settings: Settings) -> KmsApi:
         service_work(
             lambda: [
                 (key, {"keyId": key.arn, "keyMaterialId": material_id})
-                for key, material_id in kms.expire_imported_material(batch=1)
+                for key, material_id in kms.imports.expire_imported_material(batch=1)
             ],
             "DeleteExpiredKeyMaterial",
         )
@@ -201,7 +202,8 @@ def create_app(settings: Settings) -> KmsApi:
             try:
                 # The replica's CreateKey in its own Region, as AWS records one there, with the promotion.
                 service_work(
-                    lambda: [(key, {"keyId": key.arn}) for key in kms.promote_created_replicas(batch=1)], "CreateKey"
+                    lambda: [(key, {"keyId": key.arn}) for key in kms.multi_region.promote_created_replicas(batch=1)],
+                    "CreateKey",
                 )
             except Exception:
                 log.exception("promoting new replicas failed; retrying")

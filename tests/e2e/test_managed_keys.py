@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 
 from tests.conftest import ACCOUNT_ID, REGION, TrentServer
 from tests.e2e.helpers import aws_error
+from tests.e2e.test_audit import all_records, one_record
 from tests.e2e.test_authorization import user_with
 from tests.e2e.test_iam_sts import admin
 
@@ -120,3 +121,25 @@ def test_only_a_use_creates_the_key(fresh_server: TrentServer) -> None:
         kms.create_alias(AliasName="alias/mine", TargetKeyId="alias/aws/rds")  # a target must be a key id
     assert "TargetKeyId" not in {a["AliasName"]: a for a in kms.list_aliases()["Aliases"]}["alias/aws/rds"]
     assert kms.list_keys()["Keys"] == []
+
+
+def test_first_use_records_the_creation_of_the_aws_managed_key(fresh_server: TrentServer) -> None:
+    kms = fresh_server.client()
+    response = kms.encrypt(KeyId="alias/aws/lambda", Plaintext=b"function secret")
+    key_arn = response["KeyId"]
+    records = all_records(fresh_server)
+    created = [r for r in records if r["eventName"] == "CreateKey"]
+    assert len(created) == 1
+    record = created[0]
+    assert record["eventType"] == "AwsServiceEvent"
+    assert record["userIdentity"]["invokedBy"] == "kms.amazonaws.com"
+    assert record["resources"] == [{"accountId": ACCOUNT_ID, "type": "AWS::KMS::Key", "ARN": key_arn}]
+    assert record["additionalEventData"] == {"keyId": key_arn, "aliasName": "alias/aws/lambda"}
+    assert record["awsRegion"] == REGION
+    # The request that caused it is recorded after it, naming the same key.
+    encrypt = one_record(fresh_server, response["ResponseMetadata"]["RequestId"])
+    assert records.index(encrypt) > records.index(record)
+    assert encrypt["resources"][0]["ARN"] == key_arn
+    # Later uses create nothing more.
+    kms.encrypt(KeyId="alias/aws/lambda", Plaintext=b"again")
+    assert [r["eventName"] for r in all_records(fresh_server)].count("CreateKey") == 1

@@ -7,7 +7,7 @@ import threading
 import time
 
 from trent.crypto.asymmetric import spec_of_private_key
-from trent.services.kms_asymmetric import new_key_material
+from trent.services.material import new_key_material
 from trent.services.material_pool import MaterialPool
 
 

@@ -18,19 +18,18 @@ import re
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol, TypeGuard, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import orjson
 
 from trent.api import sigv4
-from trent.api.audit_records import RecordShaper, is_read_only, key_arns_in
+from trent.api.audit_records import RecordShaper, is_read_only
 from trent.api.codec import OperationCodec, ServiceCodec
 from trent.api.errors import status_for
 from trent.api.handlers.kms import HANDLERS, Handler, not_yet_supported
 from trent.api.query import decode_form
-from trent.domain.audit import TRACKED_OPERATIONS, AuditEvent, random_uuid
+from trent.domain.audit import TRACKED_OPERATIONS, random_uuid
 from trent.domain.errors import (
-    AuditWriteError,
     KMSInternalException,
     TrentError,
     UnknownOperationException,
@@ -38,10 +37,12 @@ from trent.domain.errors import (
 )
 from trent.domain.grants import grant_id_from_token
 from trent.domain.identity import Caller
-from trent.domain.ids import ALIAS_PREFIX, account_root_arn, alias_arn
-from trent.services.audit import AuditService, RequestFacts
+from trent.domain.ids import account_root_arn
+from trent.services.audit import AuditService
+from trent.services.audit_broker import AuditBroker
 from trent.services.identity import IdentityService
-from trent.services.kms import KmsService
+from trent.services.kms import Kms
+from trent.services.request import RequestContext
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -117,7 +118,7 @@ class KmsApi:
     def __init__(
         self,
         config: ApiConfig,
-        kms: KmsService,
+        kms: Kms,
         identities: IdentityService,
         audit: AuditService,
         query: QueryProtocolHandler | None = None,
@@ -126,7 +127,7 @@ class KmsApi:
         self._config = config
         self._kms = kms
         self._identities = identities
-        self._audit = audit
+        self._broker = AuditBroker(audit)
         self._query = query
         self._cloudtrail = cloudtrail
         self._codec = ServiceCodec("kms")
@@ -219,6 +220,24 @@ class KmsApi:
 
     # ----------------------------------------------------------------- audited protocols
 
+    def _request(
+        self, scope: Scope, headers: Mapping[str, str], request_id: str, source: str, operation: str, *, read_only: bool
+    ) -> RequestContext:
+        """The request's context, made before anything can fail so that every failure is recorded."""
+        client = scope.get("client")
+        # Not authenticated yet: what the Authorization header claims, for the record only.
+        match = _CREDENTIAL.search(headers.get("authorization", ""))
+        return RequestContext(
+            request_id=request_id,
+            event_source=source,
+            operation=operation,
+            read_only=read_only,
+            source_ip=client[0] if client else "",
+            user_agent=headers.get("user-agent", ""),
+            claimed_region=match.group(2) if match and match.group(2) else "us-east-1",
+            claimed_access_key_id=match.group(1) if match else None,
+        )
+
     async def _kms_request(
         self,
         scope: Scope,
@@ -228,63 +247,25 @@ class KmsApi:
         operation: str,
         codec: OperationCodec,
     ) -> tuple[int, bytes, bytes]:
-        exchange = _Exchange(scope, headers, request_id, KMS_SOURCE, operation)
-        read_only = is_read_only(operation)
+        request = self._request(scope, headers, request_id, KMS_SOURCE, operation, read_only=is_read_only(operation))
+        request.tracked = operation in TRACKED_OPERATIONS
+        handler = self._handlers[operation]
 
-        def run() -> dict[str, Any] | None:
+        def work() -> dict[str, Any] | None:
             change_token = self._kms.change_token()
-            exchange.caller = self._authenticate(scope, headers, body, "kms", change_token)
-            exchange.params = codec.decode(body)
-            for token in exchange.params.get("GrantTokens") or ():
+            request.authenticate(self._authenticate(scope, headers, body, "kms", change_token))
+            params = codec.decode(body)
+            request.request_parameters = self._kms_shaper.request_parameters(operation, params)
+            for token in params.get("GrantTokens") or ():
                 grant_id_from_token(token)  # InvalidGrantTokenException for a malformed token
             self._kms.begin_request(change_token)
-            if operation == "DeleteAlias":
-                # Its key, while the alias still names one: the record lists it.
-                exchange.alias_key_arn = self._alias_key_arn(exchange.caller, exchange.params)
-            return self._handlers[operation](self._kms, exchange.caller, exchange.params)
+            result = handler(self._kms, request, params)
+            if request.response_elements is None:
+                request.response_elements = self._kms_shaper.response_elements(operation, result)
+            return result
 
-        def record(result: Mapping[str, Any] | None, error: TrentError | None) -> AuditEvent:
-            caller = exchange.caller
-            resources = key_arns_in(result)
-            if not resources and caller is not None and exchange.params:
-                for member in _KEY_REFERENCE_MEMBERS:
-                    reference = exchange.params.get(member)
-                    arn = self._kms.audit_key_arn(caller, reference) if isinstance(reference, str) else None
-                    if arn is not None and arn not in resources:
-                        resources.append(arn)
-            response = None if error else self._kms_shaper.response_elements(operation, result)
-            if operation in _ALIAS_OPERATIONS and caller is not None and exchange.params:
-                resources, response = self._alias_record_parts(caller, exchange, resources, error)
-            return self._audit.request_event(
-                exchange.facts(caller),
-                read_only=read_only,
-                request_parameters=self._kms_shaper.request_parameters(operation, exchange.params),
-                response_elements=response,
-                resources=resources,
-                error=None if error is None else (cloudtrail_error_code(error.code), error.message),
-                key_uses=resources if error is None and operation in TRACKED_OPERATIONS else (),
-            )
-
-        result = await self._audited(run, record, read_only=read_only)
+        result = await self._broker.run(request, work)
         return 200, codec.encode(result), _JSON
-
-    def _alias_key_arn(self, caller: Caller, params: Mapping[str, Any]) -> str | None:
-        name = params.get("AliasName")
-        return self._kms.audit_key_arn(caller, name) if isinstance(name, str) else None
-
-    def _alias_record_parts(
-        self, caller: Caller, exchange: _Exchange, key_arns: list[str], error: TrentError | None
-    ) -> tuple[list[str], dict[str, Any] | None]:
-        """Resources and responseElements of an alias operation: the alias and its key, as CloudTrail has them."""
-        assert exchange.params is not None  # noqa: S101 - checked by the caller
-        name = exchange.params.get("AliasName")
-        alias = alias_arn(caller.region, caller.account_id, name) if _is_alias_name(name) else None
-        key = exchange.alias_key_arn if exchange.event_name == "DeleteAlias" else next(iter(key_arns), None)
-        if exchange.event_name == "DeleteAlias":
-            resources = [arn for arn in (alias, key) if arn]
-        else:
-            resources = [*key_arns, *([alias] if alias else [])]
-        return resources, ({"keyId": key} if key and error is None else None)
 
     async def _query_request(
         self, scope: Scope, headers: dict[str, str], body: bytes, request_id: str, service: str
@@ -296,27 +277,26 @@ class KmsApi:
         except TrentError:
             fields = {}  # the handler answers the malformed form in its service's own words
         action = fields.get("Action", "")
-        exchange = _Exchange(scope, headers, request_id, f"{service}.amazonaws.com", action)
-        read_only = action.startswith(_QUERY_READ_ONLY_PREFIXES)
+        request = self._request(
+            scope,
+            headers,
+            request_id,
+            f"{service}.amazonaws.com",
+            action,
+            read_only=action.startswith(_QUERY_READ_ONLY_PREFIXES),
+        )
         outcome: list[tuple[int, bytes]] = []
 
-        def run() -> None:
-            exchange.caller = self._authenticate(scope, headers, body, service)
-            outcome.append(query.handle(service, exchange.caller, body, request_id))
+        request.request_parameters = _query_parameters(fields)
 
-        def record(_result: None, error: TrentError | None) -> AuditEvent:
-            return self._audit.request_event(
-                exchange.facts(exchange.caller),
-                read_only=read_only,
-                request_parameters=_query_parameters(fields),
-                response_elements=None,
-                error=None if error is None else (cloudtrail_error_code(error.code), error.message),
-            )
+        def work() -> None:
+            request.authenticate(self._authenticate(scope, headers, body, service))
+            outcome.append(query.handle(service, request.caller, body, request_id))
 
         if not action:
-            run()  # MissingAction and friends: not an operation, nothing to record
+            work()  # MissingAction and friends: not an operation, nothing to record
         else:
-            await self._audited(run, record, read_only=read_only)
+            await self._broker.run(request, work)
         status, payload = outcome[0]
         return status, payload, _XML
 
@@ -329,56 +309,16 @@ class KmsApi:
         codec = cloudtrail.codec.operation(operation)
         if codec is None or scope.get("method") != "POST":
             raise UnknownOperationException("")
-        exchange = _Exchange(scope, headers, request_id, CLOUDTRAIL_SOURCE, operation)
+        request = self._request(scope, headers, request_id, CLOUDTRAIL_SOURCE, operation, read_only=True)
 
-        def run() -> dict[str, Any] | None:
-            exchange.caller = self._authenticate(scope, headers, body, "cloudtrail")
-            exchange.params = cloudtrail.decode(operation, body)
-            return cloudtrail.handle(operation, exchange.caller, exchange.params)
+        def work() -> dict[str, Any] | None:
+            request.authenticate(self._authenticate(scope, headers, body, "cloudtrail"))
+            params = cloudtrail.decode(operation, body)
+            request.request_parameters = cloudtrail.shaper.request_parameters(operation, params)
+            return cloudtrail.handle(operation, request.caller, params)
 
-        def record(_result: Mapping[str, Any] | None, error: TrentError | None) -> AuditEvent:
-            return self._audit.request_event(
-                exchange.facts(exchange.caller),
-                read_only=True,
-                request_parameters=cloudtrail.shaper.request_parameters(operation, exchange.params),
-                response_elements=None,
-                error=None if error is None else (cloudtrail_error_code(error.code), error.message),
-            )
-
-        result = await self._audited(run, record, read_only=True)
+        result = await self._broker.run(request, work)
         return 200, codec.encode(result), _JSON
-
-    async def _audited(
-        self,
-        run: Callable[[], _Result],
-        record: Callable[[_Result | None, TrentError | None], AuditEvent],
-        *,
-        read_only: bool,
-    ) -> _Result:
-        """Run a request and make its record durable before anything is answered.
-
-        A state change and its record share one transaction; a read-only request waits for the
-        group commit of its record. Failed and denied requests are recorded too. When a record
-        cannot be written the request fails (KMSInternalException) and nothing it computed leaves.
-        """
-        try:
-            if read_only:
-                result = run()
-                await self._audit.commit(record(result, None))
-                return result
-            with self._audit.transaction():
-                result = run()
-                self._audit.append_in_transaction([record(result, None)])
-        except AuditWriteError:
-            log.exception("request failed closed: its audit record could not be written")
-            raise
-        except TrentError as error:
-            await self._audit.commit(record(None, error))
-            raise
-        except Exception:
-            await self._audit.commit(record(None, KMSInternalException.internal()))
-            raise
-        return result
 
     def _authenticate(
         self, scope: Scope, headers: dict[str, str], body: bytes, service: str, change_token: int | None = None
@@ -438,63 +378,6 @@ class KmsApi:
         return caller
 
 
-class _Exchange:
-    """What one request has revealed so far: enough to record it whenever it stops."""
-
-    __slots__ = (
-        "_event_source",
-        "_headers",
-        "_request_id",
-        "_scope",
-        "alias_key_arn",
-        "caller",
-        "event_name",
-        "params",
-    )
-
-    def __init__(
-        self, scope: Scope, headers: Mapping[str, str], request_id: str, event_source: str, event_name: str
-    ) -> None:
-        self._scope = scope
-        self._headers = headers
-        self._request_id = request_id
-        self._event_source = event_source
-        self.event_name = event_name
-        self.caller: Caller | None = None
-        self.params: Mapping[str, Any] | None = None
-        self.alias_key_arn: str | None = None  # DeleteAlias: the key the alias named before it went
-
-    def facts(self, caller: Caller | None) -> RequestFacts:
-        if caller is not None:
-            return RequestFacts(
-                request_id=self._request_id,
-                event_source=self._event_source,
-                event_name=self.event_name,
-                region=caller.region,
-                source_ip=caller.source_ip,
-                user_agent=caller.user_agent,
-                caller=caller,
-            )
-        # Not authenticated: what the Authorization header claims, for the record only.
-        client = self._scope.get("client")
-        match = _CREDENTIAL.search(self._headers.get("authorization", ""))
-        return RequestFacts(
-            request_id=self._request_id,
-            event_source=self._event_source,
-            event_name=self.event_name,
-            region=match.group(2) if match and match.group(2) else "us-east-1",
-            source_ip=client[0] if client else "",
-            user_agent=self._headers.get("user-agent", ""),
-            caller=None,
-            access_key_id=match.group(1) if match else None,
-        )
-
-
-def cloudtrail_error_code(code: str) -> str:
-    """CloudTrail's errorCode for an error: AWS logs denials as AccessDenied, whatever the service said."""
-    return "AccessDenied" if code == "AccessDeniedException" else code
-
-
 def _query_parameters(fields: Mapping[str, str]) -> dict[str, Any] | None:
     shaped = {
         name[:1].lower() + name[1:]: value
@@ -539,7 +422,3 @@ def _error_body(error: TrentError) -> bytes:
     if not error.message:
         return orjson.dumps({"__type": error.code})
     return orjson.dumps({"__type": error.code, "message": error.message})
-
-
-def _is_alias_name(name: object) -> TypeGuard[str]:
-    return isinstance(name, str) and name.startswith(ALIAS_PREFIX) and ":" not in name

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from trent.crypto.random import random_bytes
@@ -16,12 +16,13 @@ from trent.domain.errors import (
     ValidationException,
 )
 from trent.domain.grants import Grant, grant_id_from_token, grantable_operations, make_grant_token
-from trent.domain.identity import Caller
 from trent.domain.ids import account_root_arn, key_id_to_bytes, parse_key_reference
 from trent.domain.keys import Key, StateRule, check_state
 from trent.domain.paging import Page
 from trent.services.authorize import authorize, authorize_identity_action
+from trent.services.key_access import KeyAccess
 from trent.services.ports import Clock, Store
+from trent.services.request import RequestContext
 
 MAX_GRANTS_PER_KEY = 50_000
 _GRANT_ID = re.compile(r"^[0-9a-f]{64}$")
@@ -57,20 +58,20 @@ class CreatedGrant:
     grant_token: str
 
 
-class GrantOperations:
-    """Grant use cases; mixed into KmsService, whose resolution and authorization they share."""
+class Grants:
+    """Grant use cases: CreateGrant, ListGrants, ListRetirableGrants, RetireGrant, RevokeGrant."""
 
-    _store: Store
-    _clock: Clock
-    resolve: Callable[..., Key]
-    authorize_key: Callable[..., None]
+    def __init__(self, keys: KeyAccess, store: Store, clock: Clock) -> None:
+        self._keys = keys
+        self._store = store
+        self._clock = clock
 
-    def _key(self, caller: Caller, key_ref: str) -> Key:
-        return self.resolve(caller, key_ref, allow_alias=False)
+    def _key(self, request: RequestContext, key_ref: str) -> Key:
+        return self._keys.resolve(request, key_ref, allow_alias=False)
 
     def create_grant(
         self,
-        caller: Caller,
+        request: RequestContext,
         key_ref: str,
         grantee_principal: str,
         operations: Sequence[str],
@@ -79,7 +80,8 @@ class GrantOperations:
         name: str | None,
         dry_run: bool,
     ) -> CreatedGrant:
-        key = self._key(caller, key_ref)
+        caller = request.caller
+        key = self._keys.resolve(request, key_ref, allow_alias=False)
         equals = (constraints or {}).get("EncryptionContextEquals")
         subset = (constraints or {}).get("EncryptionContextSubset")
         facts: dict[str, str | Sequence[str] | None] = {
@@ -92,7 +94,7 @@ class GrantOperations:
             facts["kms:grantconstrainttype"] = "EncryptionContextEquals"
         elif subset is not None:
             facts["kms:grantconstrainttype"] = "EncryptionContextSubset"
-        self.authorize_key(caller, "kms:CreateGrant", key, facts=facts)
+        self._keys.authorize(request, "kms:CreateGrant", key, facts=facts)
         check_state(key, StateRule.CREATE_GRANT)
         if not operations:
             raise ValidationException(
@@ -110,7 +112,7 @@ class GrantOperations:
         for principal in (grantee_principal, retiring_principal):
             if principal is not None and not _PRINCIPAL.match(principal):
                 raise ValidationException(f"{principal} is not a valid principal.")
-        self._check_child_grant(caller, key, operations, equals, subset)
+        self._check_child_grant(request, key, operations, equals, subset)
         if dry_run:
             raise DryRunOperationException.would_succeed()
         candidate = Grant(
@@ -142,13 +144,14 @@ class GrantOperations:
 
     def _check_child_grant(
         self,
-        caller: Caller,
+        request: RequestContext,
         key: Key,
         operations: Sequence[str],
         equals: Mapping[str, str] | None,
         subset: Mapping[str, str] | None,
     ) -> None:
         """A principal whose CreateGrant comes only from a grant may delegate only what it holds."""
+        caller = request.caller
         try:
             authorize(caller, "kms:CreateGrant", key)
         except AccessDeniedException:
@@ -176,34 +179,36 @@ class GrantOperations:
 
     def list_grants(
         self,
-        caller: Caller,
+        request: RequestContext,
         key_ref: str,
         grant_id: str | None,
         grantee_principal: str | None,
         after: str | None,
         limit: int,
     ) -> Page[Grant]:
-        key = self._key(caller, key_ref)
-        self.authorize_key(caller, "kms:ListGrants", key, facts={"kms:grantisforawsresource": "false"})
+        key = self._keys.resolve(request, key_ref, allow_alias=False)
+        self._keys.authorize(request, "kms:ListGrants", key, facts={"kms:grantisforawsresource": "false"})
         if grant_id is not None and not _GRANT_ID.match(grant_id):
             raise InvalidGrantIdException(f"Grant ID {grant_id} is not valid.")
         return self._store.list_grants(key.region, key.key_id, grant_id, grantee_principal, after, limit)
 
     def list_retirable_grants(
-        self, caller: Caller, retiring_principal: str, after: str | None, limit: int
+        self, request: RequestContext, retiring_principal: str, after: str | None, limit: int
     ) -> Page[Grant]:
+        caller = request.caller
         authorize_identity_action(caller, "kms:ListRetirableGrants", "*")
         return self._store.list_retirable_grants(retiring_principal, after, limit)
 
     def retire_grant(
-        self, caller: Caller, grant_token: str | None, key_ref: str | None, grant_id: str | None, dry_run: bool
+        self, request: RequestContext, grant_token: str | None, key_ref: str | None, grant_id: str | None, dry_run: bool
     ) -> None:
+        caller = request.caller
         if grant_token is not None:
             grant_id = grant_id_from_token(grant_token)
             grant = self._store.get_grant(grant_id)
         elif key_ref is not None and grant_id is not None:
             parse_key_reference(key_ref, caller.region, allow_alias=False)
-            key = self._key(caller, key_ref)
+            key = self._keys.resolve(request, key_ref, allow_alias=False)
             if not _GRANT_ID.match(grant_id):
                 raise InvalidGrantIdException(f"Grant ID {grant_id} is not valid.")
             grant = self._store.get_grant(grant_id)
@@ -213,7 +218,7 @@ class GrantOperations:
             raise ValidationException("Grant token OR (grant ID, key ID) must be specified")
         if grant is None:
             raise NotFoundException(f"Grant {grant_id} does not exist")
-        if not self._may_retire(caller, grant):
+        if not self._may_retire(request, grant):
             raise AccessDeniedException(
                 f"User: {caller.arn} is not authorized to perform: kms:RetireGrant on resource: "
                 f"arn:aws:kms:{grant.region}:{grant.key_account_id}:key/{grant.key_id}"
@@ -222,7 +227,8 @@ class GrantOperations:
             raise DryRunOperationException.would_succeed()
         self._store.delete_grant(grant.grant_id)
 
-    def _may_retire(self, caller: Caller, grant: Grant) -> bool:
+    def _may_retire(self, request: RequestContext, grant: Grant) -> bool:
+        caller = request.caller
         identities = {caller.arn}
         if caller.role_arn:
             identities.add(caller.role_arn)
@@ -239,9 +245,9 @@ class GrantOperations:
             return True
         return False
 
-    def revoke_grant(self, caller: Caller, key_ref: str, grant_id: str, dry_run: bool) -> None:
-        key = self._key(caller, key_ref)
-        self.authorize_key(caller, "kms:RevokeGrant", key, facts={"kms:grantisforawsresource": "false"})
+    def revoke_grant(self, request: RequestContext, key_ref: str, grant_id: str, dry_run: bool) -> None:
+        key = self._keys.resolve(request, key_ref, allow_alias=False)
+        self._keys.authorize(request, "kms:RevokeGrant", key, facts={"kms:grantisforawsresource": "false"})
         if not _GRANT_ID.match(grant_id):
             raise InvalidGrantIdException(f"Grant ID {grant_id} is not valid.")
         grant = self._store.get_grant(grant_id)

@@ -19,15 +19,15 @@ from trent.domain.errors import (
     ValidationException,
 )
 from trent.domain.grants import Grant
-from trent.domain.identity import Caller
 from trent.domain.ids import alias_arn, key_arn
 from trent.domain.keys import Key, KeyState
-from trent.services.kms import KmsService
+from trent.services.kms import Kms
 from trent.services.ports import Page
+from trent.services.request import RequestContext
 
 Params = Mapping[str, Any]
 Result = dict[str, Any] | None
-Handler = Callable[[KmsService, Caller, Params], Result]
+Handler = Callable[[Kms, RequestContext, Params], Result]
 
 # AWS's documented Limit ranges; the model allows 1..1000 for all of them.
 _LIST_LIMITS = {
@@ -44,10 +44,10 @@ _LIST_LIMITS = {
 # ===================================================================== shaping
 
 
-def _metadata(svc: KmsService, key: Key) -> dict[str, Any]:
+def _metadata(svc: Kms, key: Key) -> dict[str, Any]:
     """KeyMetadata with a multi-Region key's topology."""
     metadata = key_metadata(key)
-    topology = svc.multi_region_configuration(key)
+    topology = svc.multi_region.multi_region_configuration(key)
     if topology is not None:
         metadata["MultiRegionConfiguration"] = {
             "MultiRegionKeyType": topology.key_type,
@@ -143,9 +143,9 @@ def _tags(params: Params) -> list[tuple[str, str]]:
 # ===================================================================== key lifecycle
 
 
-def create_key(svc: KmsService, caller: Caller, p: Params) -> Result:
-    key = svc.create_key(
-        caller,
+def create_key(svc: Kms, request: RequestContext, p: Params) -> Result:
+    key = svc.management.create_key(
+        request,
         description=p.get("Description"),
         key_usage=p.get("KeyUsage"),
         key_spec=p.get("KeySpec"),
@@ -161,34 +161,34 @@ def create_key(svc: KmsService, caller: Caller, p: Params) -> Result:
     return {"KeyMetadata": _metadata(svc, key)}
 
 
-def describe_key(svc: KmsService, caller: Caller, p: Params) -> Result:
-    return {"KeyMetadata": _metadata(svc, svc.describe_key(caller, p["KeyId"]))}
+def describe_key(svc: Kms, request: RequestContext, p: Params) -> Result:
+    return {"KeyMetadata": _metadata(svc, svc.management.describe_key(request, p["KeyId"]))}
 
 
-def list_keys(svc: KmsService, caller: Caller, p: Params) -> Result:
-    page = svc.list_keys(caller, _decode_marker("ListKeys", p.get("Marker")), _limit("ListKeys", p))
+def list_keys(svc: Kms, request: RequestContext, p: Params) -> Result:
+    page = svc.management.list_keys(request, _decode_marker("ListKeys", p.get("Marker")), _limit("ListKeys", p))
     keys = [{"KeyId": k.key_id, "KeyArn": k.arn} for k in page.items]
     return {"Keys": keys, **_page_fields("ListKeys", page)}
 
 
-def update_key_description(svc: KmsService, caller: Caller, p: Params) -> Result:
-    svc.update_key_description(caller, p["KeyId"], p["Description"])
+def update_key_description(svc: Kms, request: RequestContext, p: Params) -> Result:
+    svc.management.update_key_description(request, p["KeyId"], p["Description"])
     return None
 
 
-def enable_key(svc: KmsService, caller: Caller, p: Params) -> Result:
-    svc.enable_key(caller, p["KeyId"])
+def enable_key(svc: Kms, request: RequestContext, p: Params) -> Result:
+    svc.management.enable_key(request, p["KeyId"])
     return None
 
 
-def disable_key(svc: KmsService, caller: Caller, p: Params) -> Result:
-    svc.disable_key(caller, p["KeyId"])
+def disable_key(svc: Kms, request: RequestContext, p: Params) -> Result:
+    svc.management.disable_key(request, p["KeyId"])
     return None
 
 
-def schedule_key_deletion(svc: KmsService, caller: Caller, p: Params) -> Result:
+def schedule_key_deletion(svc: Kms, request: RequestContext, p: Params) -> Result:
     window = p.get("PendingWindowInDays")
-    key = svc.schedule_key_deletion(caller, p["KeyId"], window)
+    key = svc.management.schedule_key_deletion(request, p["KeyId"], window)
     return {
         "KeyId": key.arn,
         "DeletionDate": key.deletion_date,  # None while a primary waits for its replicas
@@ -197,9 +197,9 @@ def schedule_key_deletion(svc: KmsService, caller: Caller, p: Params) -> Result:
     }
 
 
-def replicate_key(svc: KmsService, caller: Caller, p: Params) -> Result:
-    replica = svc.replicate(
-        caller,
+def replicate_key(svc: Kms, request: RequestContext, p: Params) -> Result:
+    replica = svc.multi_region.replicate(
+        request,
         p["KeyId"],
         p["ReplicaRegion"],
         p.get("Policy"),
@@ -214,55 +214,57 @@ def replicate_key(svc: KmsService, caller: Caller, p: Params) -> Result:
     }
 
 
-def update_primary_region(svc: KmsService, caller: Caller, p: Params) -> Result:
-    svc.update_primary_region(caller, p["KeyId"], p["PrimaryRegion"])
+def update_primary_region(svc: Kms, request: RequestContext, p: Params) -> Result:
+    svc.multi_region.update_primary_region(request, p["KeyId"], p["PrimaryRegion"])
     return None
 
 
-def cancel_key_deletion(svc: KmsService, caller: Caller, p: Params) -> Result:
-    return {"KeyId": svc.cancel_key_deletion(caller, p["KeyId"]).arn}
+def cancel_key_deletion(svc: Kms, request: RequestContext, p: Params) -> Result:
+    return {"KeyId": svc.management.cancel_key_deletion(request, p["KeyId"]).arn}
 
 
 # ===================================================================== policies
 
 
-def get_key_policy(svc: KmsService, caller: Caller, p: Params) -> Result:
-    policy, name = svc.get_key_policy(caller, p["KeyId"], p.get("PolicyName"))
+def get_key_policy(svc: Kms, request: RequestContext, p: Params) -> Result:
+    policy, name = svc.management.get_key_policy(request, p["KeyId"], p.get("PolicyName"))
     return {"Policy": policy, "PolicyName": name}
 
 
-def list_key_policies(svc: KmsService, caller: Caller, p: Params) -> Result:
+def list_key_policies(svc: Kms, request: RequestContext, p: Params) -> Result:
     _decode_marker("ListKeyPolicies", p.get("Marker"))
     _limit("ListKeyPolicies", p)
-    return {"PolicyNames": svc.list_key_policies(caller, p["KeyId"]), "Truncated": False}
+    return {"PolicyNames": svc.management.list_key_policies(request, p["KeyId"]), "Truncated": False}
 
 
-def put_key_policy(svc: KmsService, caller: Caller, p: Params) -> Result:
-    svc.put_key_policy(caller, p["KeyId"], p["Policy"], p.get("PolicyName"), p.get("BypassPolicyLockoutSafetyCheck"))
+def put_key_policy(svc: Kms, request: RequestContext, p: Params) -> Result:
+    svc.management.put_key_policy(
+        request, p["KeyId"], p["Policy"], p.get("PolicyName"), p.get("BypassPolicyLockoutSafetyCheck")
+    )
     return None
 
 
 # ===================================================================== aliases
 
 
-def create_alias(svc: KmsService, caller: Caller, p: Params) -> Result:
-    svc.create_alias(caller, p["AliasName"], p["TargetKeyId"])
+def create_alias(svc: Kms, request: RequestContext, p: Params) -> Result:
+    svc.aliases.create_alias(request, p["AliasName"], p["TargetKeyId"])
     return None
 
 
-def update_alias(svc: KmsService, caller: Caller, p: Params) -> Result:
-    svc.update_alias(caller, p["AliasName"], p["TargetKeyId"])
+def update_alias(svc: Kms, request: RequestContext, p: Params) -> Result:
+    svc.aliases.update_alias(request, p["AliasName"], p["TargetKeyId"])
     return None
 
 
-def delete_alias(svc: KmsService, caller: Caller, p: Params) -> Result:
-    svc.delete_alias(caller, p["AliasName"])
+def delete_alias(svc: Kms, request: RequestContext, p: Params) -> Result:
+    svc.aliases.delete_alias(request, p["AliasName"])
     return None
 
 
-def list_aliases(svc: KmsService, caller: Caller, p: Params) -> Result:
-    page = svc.list_aliases(
-        caller, p.get("KeyId"), _decode_marker("ListAliases", p.get("Marker")), _limit("ListAliases", p)
+def list_aliases(svc: Kms, request: RequestContext, p: Params) -> Result:
+    page = svc.aliases.list_aliases(
+        request, p.get("KeyId"), _decode_marker("ListAliases", p.get("Marker")), _limit("ListAliases", p)
     )
     aliases: list[dict[str, Any]] = []
     for a in page.items:
@@ -277,8 +279,8 @@ def list_aliases(svc: KmsService, caller: Caller, p: Params) -> Result:
     return {"Aliases": aliases, **_page_fields("ListAliases", page)}
 
 
-def get_key_last_usage(svc: KmsService, caller: Caller, p: Params) -> Result:
-    key, usage = svc.get_key_last_usage(caller, p["KeyId"])
+def get_key_last_usage(svc: Kms, request: RequestContext, p: Params) -> Result:
+    key, usage = svc.management.get_key_last_usage(request, p["KeyId"])
     out: dict[str, Any] = {
         "KeyId": key.arn,
         "KeyCreationDate": key.creation_date,
@@ -298,18 +300,18 @@ def get_key_last_usage(svc: KmsService, caller: Caller, p: Params) -> Result:
 # ===================================================================== rotation
 
 
-def enable_key_rotation(svc: KmsService, caller: Caller, p: Params) -> Result:
-    svc.enable_key_rotation(caller, p["KeyId"], p.get("RotationPeriodInDays"))
+def enable_key_rotation(svc: Kms, request: RequestContext, p: Params) -> Result:
+    svc.rotation.enable_key_rotation(request, p["KeyId"], p.get("RotationPeriodInDays"))
     return None
 
 
-def disable_key_rotation(svc: KmsService, caller: Caller, p: Params) -> Result:
-    svc.disable_key_rotation(caller, p["KeyId"])
+def disable_key_rotation(svc: Kms, request: RequestContext, p: Params) -> Result:
+    svc.rotation.disable_key_rotation(request, p["KeyId"])
     return None
 
 
-def get_key_rotation_status(svc: KmsService, caller: Caller, p: Params) -> Result:
-    status = svc.get_key_rotation_status(caller, p["KeyId"])
+def get_key_rotation_status(svc: Kms, request: RequestContext, p: Params) -> Result:
+    status = svc.rotation.get_key_rotation_status(request, p["KeyId"])
     return {
         "KeyRotationEnabled": status.enabled,
         "KeyId": status.key.arn,
@@ -319,18 +321,18 @@ def get_key_rotation_status(svc: KmsService, caller: Caller, p: Params) -> Resul
     }
 
 
-def rotate_key_on_demand(svc: KmsService, caller: Caller, p: Params) -> Result:
-    return {"KeyId": svc.rotate_key_on_demand(caller, p["KeyId"]).arn}
+def rotate_key_on_demand(svc: Kms, request: RequestContext, p: Params) -> Result:
+    return {"KeyId": svc.rotation.rotate_key_on_demand(request, p["KeyId"]).arn}
 
 
-def list_key_rotations(svc: KmsService, caller: Caller, p: Params) -> Result:
+def list_key_rotations(svc: Kms, request: RequestContext, p: Params) -> Result:
     marker = _decode_marker("ListKeyRotations", p.get("Marker"))
     try:
         after = int(marker) if marker is not None else 0
     except ValueError:
         raise InvalidMarkerException.bad() from None
     include_all = p.get("IncludeKeyMaterial") == "ALL_KEY_MATERIAL"
-    page = svc.list_key_rotations(caller, p["KeyId"], include_all, after, _limit("ListKeyRotations", p))
+    page = svc.rotation.list_key_rotations(request, p["KeyId"], include_all, after, _limit("ListKeyRotations", p))
     rotations = []
     for entry in page.items:
         material, key = entry.material, entry.key
@@ -353,8 +355,10 @@ def list_key_rotations(svc: KmsService, caller: Caller, p: Params) -> Result:
 # ===================================================================== importing key material
 
 
-def get_parameters_for_import(svc: KmsService, caller: Caller, p: Params) -> Result:
-    parameters = svc.get_parameters_for_import(caller, p["KeyId"], p["WrappingAlgorithm"], p["WrappingKeySpec"])
+def get_parameters_for_import(svc: Kms, request: RequestContext, p: Params) -> Result:
+    parameters = svc.imports.get_parameters_for_import(
+        request, p["KeyId"], p["WrappingAlgorithm"], p["WrappingKeySpec"]
+    )
     return {
         "KeyId": parameters.key.arn,
         "ImportToken": parameters.import_token,
@@ -363,9 +367,9 @@ def get_parameters_for_import(svc: KmsService, caller: Caller, p: Params) -> Res
     }
 
 
-def import_key_material(svc: KmsService, caller: Caller, p: Params) -> Result:
-    key, material_id = svc.import_key_material(
-        caller,
+def import_key_material(svc: Kms, request: RequestContext, p: Params) -> Result:
+    key, material_id = svc.imports.import_key_material(
+        request,
         p["KeyId"],
         p["ImportToken"],
         p["EncryptedKeyMaterial"],
@@ -378,28 +382,28 @@ def import_key_material(svc: KmsService, caller: Caller, p: Params) -> Result:
     return {"KeyId": key.arn, "KeyMaterialId": material_id}
 
 
-def delete_imported_key_material(svc: KmsService, caller: Caller, p: Params) -> Result:
-    key, material_id = svc.delete_imported_key_material(caller, p["KeyId"], p.get("KeyMaterialId"))
+def delete_imported_key_material(svc: Kms, request: RequestContext, p: Params) -> Result:
+    key, material_id = svc.imports.delete_imported_key_material(request, p["KeyId"], p.get("KeyMaterialId"))
     return {"KeyId": key.arn, "KeyMaterialId": material_id}
 
 
 # ===================================================================== tags
 
 
-def tag_resource(svc: KmsService, caller: Caller, p: Params) -> Result:
-    svc.tag_resource(caller, p["KeyId"], _tags(p))
+def tag_resource(svc: Kms, request: RequestContext, p: Params) -> Result:
+    svc.aliases.tag_resource(request, p["KeyId"], _tags(p))
     return None
 
 
-def untag_resource(svc: KmsService, caller: Caller, p: Params) -> Result:
-    svc.untag_resource(caller, p["KeyId"], p["TagKeys"])
+def untag_resource(svc: Kms, request: RequestContext, p: Params) -> Result:
+    svc.aliases.untag_resource(request, p["KeyId"], p["TagKeys"])
     return None
 
 
-def list_resource_tags(svc: KmsService, caller: Caller, p: Params) -> Result:
+def list_resource_tags(svc: Kms, request: RequestContext, p: Params) -> Result:
     after = _decode_marker("ListResourceTags", p.get("Marker"))
     limit = _limit("ListResourceTags", p)
-    tags = sorted(svc.list_resource_tags(caller, p["KeyId"]).items())
+    tags = sorted(svc.aliases.list_resource_tags(request, p["KeyId"]).items())
     if after is not None:
         tags = [t for t in tags if t[0] > after]
     page = Page(tags[:limit], tags[limit - 1][0] if len(tags) > limit else None)
@@ -412,9 +416,9 @@ def list_resource_tags(svc: KmsService, caller: Caller, p: Params) -> Result:
 # ===================================================================== cryptographic operations
 
 
-def encrypt(svc: KmsService, caller: Caller, p: Params) -> Result:
-    result = svc.encrypt(
-        caller,
+def encrypt(svc: Kms, request: RequestContext, p: Params) -> Result:
+    result = svc.data.encrypt(
+        request,
         p["KeyId"],
         p["Plaintext"],
         p.get("EncryptionContext"),
@@ -428,11 +432,11 @@ def encrypt(svc: KmsService, caller: Caller, p: Params) -> Result:
     }
 
 
-def decrypt(svc: KmsService, caller: Caller, p: Params) -> Result:
+def decrypt(svc: Kms, request: RequestContext, p: Params) -> Result:
     _no_recipient(p)
     if _ignores_ciphertext(p, "KeyId"):
-        svc.dry_run_ignoring_ciphertext(
-            caller, p["KeyId"], p.get("EncryptionContext"), p.get("EncryptionAlgorithm"), "kms:Decrypt", "Decrypt"
+        svc.data.dry_run_ignoring_ciphertext(
+            request, p["KeyId"], p.get("EncryptionContext"), p.get("EncryptionAlgorithm"), "kms:Decrypt", "Decrypt"
         )
         raise DryRunOperationException.would_succeed()
     blob = p.get("CiphertextBlob")
@@ -441,8 +445,8 @@ def decrypt(svc: KmsService, caller: Caller, p: Params) -> Result:
             "1 validation error detected: Value null at 'ciphertextBlob' failed to satisfy constraint: "
             "Member must not be null"
         )
-    result = svc.decrypt(
-        caller, blob, p.get("EncryptionContext"), p.get("KeyId"), p.get("EncryptionAlgorithm"), bool(p.get("DryRun"))
+    result = svc.data.decrypt(
+        request, blob, p.get("EncryptionContext"), p.get("KeyId"), p.get("EncryptionAlgorithm"), bool(p.get("DryRun"))
     )
     return {
         "KeyId": result.key_arn,
@@ -463,18 +467,18 @@ def _ignores_ciphertext(p: Params, key_member: str) -> bool:
     return True
 
 
-def re_encrypt(svc: KmsService, caller: Caller, p: Params) -> Result:
+def re_encrypt(svc: Kms, request: RequestContext, p: Params) -> Result:
     if _ignores_ciphertext(p, "SourceKeyId"):
-        svc.dry_run_ignoring_ciphertext(
-            caller,
+        svc.data.dry_run_ignoring_ciphertext(
+            request,
             p["SourceKeyId"],
             p.get("SourceEncryptionContext"),
             p.get("SourceEncryptionAlgorithm"),
             "kms:ReEncryptFrom",
             "ReEncrypt",
         )
-        svc.dry_run_ignoring_ciphertext(
-            caller,
+        svc.data.dry_run_ignoring_ciphertext(
+            request,
             p["DestinationKeyId"],
             p.get("DestinationEncryptionContext"),
             p.get("DestinationEncryptionAlgorithm"),
@@ -488,8 +492,8 @@ def re_encrypt(svc: KmsService, caller: Caller, p: Params) -> Result:
             "1 validation error detected: Value null at 'ciphertextBlob' failed to satisfy constraint: "
             "Member must not be null"
         )
-    result = svc.re_encrypt(
-        caller,
+    result = svc.data.re_encrypt(
+        request,
         blob,
         p.get("SourceEncryptionContext"),
         p.get("SourceKeyId"),
@@ -510,10 +514,10 @@ def re_encrypt(svc: KmsService, caller: Caller, p: Params) -> Result:
     }
 
 
-def _generate_data_key(svc: KmsService, caller: Caller, p: Params, *, with_plaintext: bool) -> dict[str, Any]:
+def _generate_data_key(svc: Kms, request: RequestContext, p: Params, *, with_plaintext: bool) -> dict[str, Any]:
     _no_recipient(p)
-    result = svc.generate_data_key(
-        caller,
+    result = svc.data.generate_data_key(
+        request,
         p["KeyId"],
         p.get("KeySpec"),
         p.get("NumberOfBytes"),
@@ -531,24 +535,24 @@ def _generate_data_key(svc: KmsService, caller: Caller, p: Params, *, with_plain
     return out
 
 
-def generate_data_key(svc: KmsService, caller: Caller, p: Params) -> Result:
-    return _generate_data_key(svc, caller, p, with_plaintext=True)
+def generate_data_key(svc: Kms, request: RequestContext, p: Params) -> Result:
+    return _generate_data_key(svc, request, p, with_plaintext=True)
 
 
-def generate_data_key_without_plaintext(svc: KmsService, caller: Caller, p: Params) -> Result:
-    return _generate_data_key(svc, caller, p, with_plaintext=False)
+def generate_data_key_without_plaintext(svc: Kms, request: RequestContext, p: Params) -> Result:
+    return _generate_data_key(svc, request, p, with_plaintext=False)
 
 
-def generate_random(svc: KmsService, caller: Caller, p: Params) -> Result:
+def generate_random(svc: Kms, request: RequestContext, p: Params) -> Result:
     _no_recipient(p)
-    return {"Plaintext": svc.generate_random(caller, p.get("NumberOfBytes"), p.get("CustomKeyStoreId"))}
+    return {"Plaintext": svc.data.generate_random(request, p.get("NumberOfBytes"), p.get("CustomKeyStoreId"))}
 
 
 # ===================================================================== asymmetric and HMAC keys
 
 
-def get_public_key(svc: KmsService, caller: Caller, p: Params) -> Result:
-    result = svc.get_public_key(caller, p["KeyId"])
+def get_public_key(svc: Kms, request: RequestContext, p: Params) -> Result:
+    result = svc.asymmetric.get_public_key(request, p["KeyId"])
     key = result.key
     out: dict[str, Any] = {
         "KeyId": key.arn,
@@ -560,16 +564,16 @@ def get_public_key(svc: KmsService, caller: Caller, p: Params) -> Result:
     return _with_algorithms(out, key)
 
 
-def sign(svc: KmsService, caller: Caller, p: Params) -> Result:
-    result = svc.sign(
-        caller, p["KeyId"], p["Message"], p.get("MessageType"), p["SigningAlgorithm"], bool(p.get("DryRun"))
+def sign(svc: Kms, request: RequestContext, p: Params) -> Result:
+    result = svc.asymmetric.sign(
+        request, p["KeyId"], p["Message"], p.get("MessageType"), p["SigningAlgorithm"], bool(p.get("DryRun"))
     )
     return {"KeyId": result.key_arn, "Signature": result.signature, "SigningAlgorithm": result.signing_algorithm}
 
 
-def verify(svc: KmsService, caller: Caller, p: Params) -> Result:
-    result = svc.verify(
-        caller,
+def verify(svc: Kms, request: RequestContext, p: Params) -> Result:
+    result = svc.asymmetric.verify(
+        request,
         p["KeyId"],
         p["Message"],
         p.get("MessageType"),
@@ -580,20 +584,22 @@ def verify(svc: KmsService, caller: Caller, p: Params) -> Result:
     return {"KeyId": result.key_arn, "SignatureValid": True, "SigningAlgorithm": result.signing_algorithm}
 
 
-def generate_mac(svc: KmsService, caller: Caller, p: Params) -> Result:
-    result = svc.generate_mac(caller, p["KeyId"], p["Message"], p["MacAlgorithm"], bool(p.get("DryRun")))
+def generate_mac(svc: Kms, request: RequestContext, p: Params) -> Result:
+    result = svc.asymmetric.generate_mac(request, p["KeyId"], p["Message"], p["MacAlgorithm"], bool(p.get("DryRun")))
     return {"Mac": result.mac, "MacAlgorithm": result.mac_algorithm, "KeyId": result.key_arn}
 
 
-def verify_mac(svc: KmsService, caller: Caller, p: Params) -> Result:
-    result = svc.verify_mac(caller, p["KeyId"], p["Message"], p["MacAlgorithm"], p["Mac"], bool(p.get("DryRun")))
+def verify_mac(svc: Kms, request: RequestContext, p: Params) -> Result:
+    result = svc.asymmetric.verify_mac(
+        request, p["KeyId"], p["Message"], p["MacAlgorithm"], p["Mac"], bool(p.get("DryRun"))
+    )
     return {"KeyId": result.key_arn, "MacValid": True, "MacAlgorithm": result.mac_algorithm}
 
 
-def derive_shared_secret(svc: KmsService, caller: Caller, p: Params) -> Result:
+def derive_shared_secret(svc: Kms, request: RequestContext, p: Params) -> Result:
     _no_recipient(p)
-    result = svc.derive_shared_secret(
-        caller, p["KeyId"], p["KeyAgreementAlgorithm"], p["PublicKey"], bool(p.get("DryRun"))
+    result = svc.asymmetric.derive_shared_secret(
+        request, p["KeyId"], p["KeyAgreementAlgorithm"], p["PublicKey"], bool(p.get("DryRun"))
     )
     return {
         "KeyId": result.key_arn,
@@ -603,8 +609,8 @@ def derive_shared_secret(svc: KmsService, caller: Caller, p: Params) -> Result:
     }
 
 
-def encapsulate(svc: KmsService, caller: Caller, p: Params) -> Result:
-    result = svc.encapsulate(caller, p["KeyId"], p["EncapsulationAlgorithm"], bool(p.get("DryRun")))
+def encapsulate(svc: Kms, request: RequestContext, p: Params) -> Result:
+    result = svc.kem.encapsulate(request, p["KeyId"], p["EncapsulationAlgorithm"], bool(p.get("DryRun")))
     return {
         "KeyId": result.key_arn,
         "SharedSecret": result.shared_secret,
@@ -613,17 +619,17 @@ def encapsulate(svc: KmsService, caller: Caller, p: Params) -> Result:
     }
 
 
-def decapsulate(svc: KmsService, caller: Caller, p: Params) -> Result:
-    result = svc.decapsulate(
-        caller, p["KeyId"], p["SharedSecretCiphertextBlob"], p["EncapsulationAlgorithm"], bool(p.get("DryRun"))
+def decapsulate(svc: Kms, request: RequestContext, p: Params) -> Result:
+    result = svc.kem.decapsulate(
+        request, p["KeyId"], p["SharedSecretCiphertextBlob"], p["EncapsulationAlgorithm"], bool(p.get("DryRun"))
     )
     return {"KeyId": result.key_arn, "SharedSecret": result.shared_secret, "EncapsulationAlgorithm": result.algorithm}
 
 
-def _generate_data_key_pair(svc: KmsService, caller: Caller, p: Params, *, with_plaintext: bool) -> dict[str, Any]:
+def _generate_data_key_pair(svc: Kms, request: RequestContext, p: Params, *, with_plaintext: bool) -> dict[str, Any]:
     _no_recipient(p)
-    result = svc.generate_data_key_pair(
-        caller,
+    result = svc.data.generate_data_key_pair(
+        request,
         p["KeyId"],
         p["KeyPairSpec"],
         p.get("EncryptionContext"),
@@ -642,12 +648,12 @@ def _generate_data_key_pair(svc: KmsService, caller: Caller, p: Params, *, with_
     return out
 
 
-def generate_data_key_pair(svc: KmsService, caller: Caller, p: Params) -> Result:
-    return _generate_data_key_pair(svc, caller, p, with_plaintext=True)
+def generate_data_key_pair(svc: Kms, request: RequestContext, p: Params) -> Result:
+    return _generate_data_key_pair(svc, request, p, with_plaintext=True)
 
 
-def generate_data_key_pair_without_plaintext(svc: KmsService, caller: Caller, p: Params) -> Result:
-    return _generate_data_key_pair(svc, caller, p, with_plaintext=False)
+def generate_data_key_pair_without_plaintext(svc: Kms, request: RequestContext, p: Params) -> Result:
+    return _generate_data_key_pair(svc, request, p, with_plaintext=False)
 
 
 # ===================================================================== grants
@@ -688,14 +694,14 @@ def _grant_entry(grant: Grant) -> dict[str, Any]:
     return entry
 
 
-def create_grant(svc: KmsService, caller: Caller, p: Params) -> Result:
+def create_grant(svc: Kms, request: RequestContext, p: Params) -> Result:
     grantee = _principal_pair(p, "GranteePrincipal", "GranteeServicePrincipal", required=True)
     retiring = _principal_pair(p, "RetiringPrincipal", "RetiringServicePrincipal", required=False)
     constraints = p.get("Constraints") or None
     if constraints is not None and constraints.get("SourceArn") is not None:
         raise UnsupportedOperationException("The SourceArn grant constraint is not supported by this Trent server.")
-    created = svc.create_grant(
-        caller,
+    created = svc.grants.create_grant(
+        request,
         p["KeyId"],
         grantee or "",
         p["Operations"],
@@ -707,9 +713,9 @@ def create_grant(svc: KmsService, caller: Caller, p: Params) -> Result:
     return {"GrantToken": created.grant_token, "GrantId": created.grant_id}
 
 
-def list_grants(svc: KmsService, caller: Caller, p: Params) -> Result:
-    page = svc.list_grants(
-        caller,
+def list_grants(svc: Kms, request: RequestContext, p: Params) -> Result:
+    page = svc.grants.list_grants(
+        request,
         p["KeyId"],
         p.get("GrantId"),
         p.get("GranteePrincipal") or p.get("GranteeServicePrincipal"),
@@ -719,10 +725,10 @@ def list_grants(svc: KmsService, caller: Caller, p: Params) -> Result:
     return {"Grants": [_grant_entry(g) for g in page.items], **_page_fields("ListGrants", page)}
 
 
-def list_retirable_grants(svc: KmsService, caller: Caller, p: Params) -> Result:
+def list_retirable_grants(svc: Kms, request: RequestContext, p: Params) -> Result:
     retiring = _principal_pair(p, "RetiringPrincipal", "RetiringServicePrincipal", required=True)
-    page = svc.list_retirable_grants(
-        caller,
+    page = svc.grants.list_retirable_grants(
+        request,
         retiring or "",
         _decode_marker("ListRetirableGrants", p.get("Marker")),
         _limit("ListRetirableGrants", p),
@@ -730,13 +736,13 @@ def list_retirable_grants(svc: KmsService, caller: Caller, p: Params) -> Result:
     return {"Grants": [_grant_entry(g) for g in page.items], **_page_fields("ListRetirableGrants", page)}
 
 
-def retire_grant(svc: KmsService, caller: Caller, p: Params) -> Result:
-    svc.retire_grant(caller, p.get("GrantToken"), p.get("KeyId"), p.get("GrantId"), bool(p.get("DryRun")))
+def retire_grant(svc: Kms, request: RequestContext, p: Params) -> Result:
+    svc.grants.retire_grant(request, p.get("GrantToken"), p.get("KeyId"), p.get("GrantId"), bool(p.get("DryRun")))
     return None
 
 
-def revoke_grant(svc: KmsService, caller: Caller, p: Params) -> Result:
-    svc.revoke_grant(caller, p["KeyId"], p["GrantId"], bool(p.get("DryRun")))
+def revoke_grant(svc: Kms, request: RequestContext, p: Params) -> Result:
+    svc.grants.revoke_grant(request, p["KeyId"], p["GrantId"], bool(p.get("DryRun")))
     return None
 
 
@@ -795,7 +801,7 @@ HANDLERS: dict[str, Handler] = {
 
 
 def not_yet_supported(operation: str) -> Handler:
-    def handler(svc: KmsService, caller: Caller, p: Params) -> Result:
+    def handler(svc: Kms, request: RequestContext, p: Params) -> Result:
         raise UnsupportedOperationException.not_yet(operation)
 
     return handler

@@ -1,14 +1,14 @@
 """Multi-Region keys: ReplicateKey, UpdatePrimaryRegion, the topology DescribeKey shows, and the
 promotion of new replicas from Creating.
 
-Mixed into KmsService. Related keys share their id (``mrk-...``) and their material (stored once,
+Related keys share their id (``mrk-...``) and their material (stored once,
 by key id), so a ciphertext, signature or MAC made in one Region is usable in every other; their
 policies, grants, tags, descriptions, aliases and states are their own.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from trent.domain.errors import (
@@ -17,12 +17,15 @@ from trent.domain.errors import (
     UnsupportedOperationException,
     ValidationException,
 )
-from trent.domain.identity import Caller
 from trent.domain.ids import key_arn
 from trent.domain.keys import Key, KeyState, StateRule, check_state
 from trent.domain.policy import default_key_policy
+from trent.services.aliases_tags import tag_facts, validated_new_tags
 from trent.services.authorize import authorize
+from trent.services.key_access import KeyAccess
+from trent.services.key_policies import KeyPolicies
 from trent.services.ports import Clock, Store
+from trent.services.request import RequestContext
 
 PRIMARY = "PRIMARY"
 REPLICA = "REPLICA"
@@ -35,14 +38,14 @@ class MultiRegionConfiguration:
     replicas: tuple[Key, ...]
 
 
-class MultiRegionOperations:
-    """Multi-Region use cases; mixed into KmsService."""
+class MultiRegion:
+    """Multi-Region use cases."""
 
-    _store: Store
-    _clock: Clock
-    resolve: Callable[..., Key]
-    authorize_key: Callable[..., None]
-    _checked_policy: Callable[..., str]
+    def __init__(self, keys: KeyAccess, policies: KeyPolicies, store: Store, clock: Clock) -> None:
+        self._keys = keys
+        self._policies = policies
+        self._store = store
+        self._clock = clock
 
     def multi_region_configuration(self, key: Key) -> MultiRegionConfiguration | None:
         if not key.multi_region:
@@ -53,9 +56,31 @@ class MultiRegionOperations:
         replicas = tuple(k for k in related if k.region != primary_region)
         return MultiRegionConfiguration(PRIMARY if key.region == primary_region else REPLICA, primary, replicas)
 
+    def replicate(
+        self,
+        request: RequestContext,
+        key_ref: str,
+        replica_region: str,
+        policy: str | None,
+        bypass_policy_lockout_safety_check: bool | None,
+        description: str | None,
+        tags: Sequence[tuple[str, str]],
+    ) -> Key:
+        """ReplicateKey, with the tag rules CreateKey applies."""
+        return self.replicate_key(
+            request,
+            key_ref,
+            replica_region,
+            policy,
+            bool(bypass_policy_lockout_safety_check),
+            description,
+            validated_new_tags({}, tags),
+            tag_facts(tags),
+        )
+
     def replicate_key(
         self,
-        caller: Caller,
+        request: RequestContext,
         key_ref: str,
         replica_region: str,
         policy: str | None,
@@ -64,8 +89,9 @@ class MultiRegionOperations:
         tags: dict[str, str],
         tag_facts: dict[str, str | Sequence[str] | None],
     ) -> Key:
-        key = self.resolve(caller, key_ref, allow_alias=False)
-        self.authorize_key(caller, "kms:ReplicateKey", key, facts={"kms:replicaregion": replica_region})
+        caller = request.caller
+        key = self._keys.resolve(request, key_ref, allow_alias=False)
+        self._keys.authorize(request, "kms:ReplicateKey", key, facts={"kms:replicaregion": replica_region})
         # Only a primary replicates, whatever the state of a replica asked to (AWS checks this first).
         if not key.multi_region or not key.is_primary:
             raise UnsupportedOperationException.not_primary(key.arn)
@@ -89,7 +115,7 @@ class MultiRegionOperations:
         if tags:
             authorize(in_replica_region, "kms:TagResource", None, facts=create_facts)
         policy_text = (
-            self._checked_policy(in_replica_region, policy, replica_arn, bypass=bypass_policy_lockout_safety_check)
+            self._policies.checked(in_replica_region, policy, replica_arn, bypass=bypass_policy_lockout_safety_check)
             if policy is not None
             else default_key_policy(key.account_id, replica_region)
         )
@@ -111,9 +137,10 @@ class MultiRegionOperations:
         self._store.insert_key(replica)
         return replica
 
-    def update_primary_region(self, caller: Caller, key_ref: str, primary_region: str) -> None:
-        key = self.resolve(caller, key_ref, allow_alias=False)
-        self.authorize_key(caller, "kms:UpdatePrimaryRegion", key, facts={"kms:primaryregion": primary_region})
+    def update_primary_region(self, request: RequestContext, key_ref: str, primary_region: str) -> None:
+        caller = request.caller
+        key = self._keys.resolve(request, key_ref, allow_alias=False)
+        self._keys.authorize(request, "kms:UpdatePrimaryRegion", key, facts={"kms:primaryregion": primary_region})
         check_state(key, StateRule.CRYPTO)
         if not key.multi_region or not key.is_primary:
             raise UnsupportedOperationException.not_primary(key.arn)
@@ -123,7 +150,7 @@ class MultiRegionOperations:
             raise NotFoundException(
                 f"Replica key {key_arn(primary_region, key.account_id, key.key_id)} does not exist."
             )
-        self.authorize_key(
+        self._keys.authorize_as(
             replace(caller, region=primary_region),
             "kms:UpdatePrimaryRegion",
             new_primary,

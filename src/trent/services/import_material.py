@@ -1,7 +1,7 @@
 """Importing key material (BYOK): GetParametersForImport, ImportKeyMaterial,
 DeleteImportedKeyMaterial, and the expiry of imported material.
 
-Mixed into KmsService. Material arrives wrapped under a one-off RSA wrapping key whose private
+Material arrives wrapped under a one-off RSA wrapping key whose private
 half exists only sealed under the root of trust, bound to its import token; it is unwrapped,
 checked against the key spec and sealed like generated material.
 """
@@ -9,7 +9,7 @@ checked against the key spec and sealed like generated material.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -25,7 +25,6 @@ from trent.domain.errors import (
     UnsupportedOperationException,
     ValidationException,
 )
-from trent.domain.identity import Caller
 from trent.domain.keys import (
     SYMMETRIC_DEFAULT,
     SYMMETRIC_MATERIAL_BYTES,
@@ -36,9 +35,11 @@ from trent.domain.keys import (
     StateRule,
     check_state,
 )
+from trent.services.key_access import KeyAccess
 from trent.services.keycache import material_aad
 from trent.services.material_pool import MaterialPool
 from trent.services.ports import Clock, RootOfTrust, Store
+from trent.services.request import RequestContext
 
 IMPORT_PARAMETERS_VALIDITY = timedelta(hours=24)
 MAX_VALID_TO = timedelta(days=365)
@@ -87,31 +88,31 @@ def check_material(key: Key, material: bytes) -> None:
         raise IncorrectKeyMaterialException(f"The key material is not valid for a {spec} KMS key.")
 
 
-class ImportOperations:
-    """BYOK use cases; mixed into KmsService, whose resolution and authorization they share."""
+class ImportMaterial:
+    """BYOK use cases."""
 
-    _store: Store
-    _root: RootOfTrust
-    _clock: Clock
-    _material_pool: MaterialPool | None
-    resolve: Callable[..., Key]
-    authorize_key: Callable[..., None]
+    def __init__(
+        self, keys: KeyAccess, store: Store, root: RootOfTrust, clock: Clock, material_pool: MaterialPool | None = None
+    ) -> None:
+        self._keys = keys
+        self._store = store
+        self._root = root
+        self._clock = clock
+        self._material_pool = material_pool
 
-    def _external_key(self, caller: Caller, key_ref: str, action: str, facts: Mapping[str, str | None]) -> Key:
-        key = self.resolve(caller, key_ref, allow_alias=False)
-        self.authorize_key(caller, action, key, facts=dict(facts))
+    def _external_key(self, request: RequestContext, key_ref: str, action: str, facts: Mapping[str, str | None]) -> Key:
+        key = self._keys.resolve(request, key_ref, allow_alias=False)
+        self._keys.authorize(request, action, key, facts=dict(facts))
         if key.origin != "EXTERNAL":
             raise UnsupportedOperationException.origin(key.arn, key.origin)
         check_state(key, StateRule.MANAGE)  # pending deletion refuses; other states allow
         return key
 
-    # ----------------------------------------------------------------- GetParametersForImport
-
     def get_parameters_for_import(
-        self, caller: Caller, key_ref: str, wrapping_algorithm: str, wrapping_key_spec: str
+        self, request: RequestContext, key_ref: str, wrapping_algorithm: str, wrapping_key_spec: str
     ) -> ImportParameters:
         facts = {"kms:wrappingalgorithm": wrapping_algorithm, "kms:wrappingkeyspec": wrapping_key_spec}
-        key = self._external_key(caller, key_ref, "kms:GetParametersForImport", facts)
+        key = self._external_key(request, key_ref, "kms:GetParametersForImport", facts)
         if wrapping_algorithm == "RSAES_PKCS1_V1_5":
             raise ValidationException("The RSAES_PKCS1_V1_5 wrapping algorithm is no longer supported.")
         known_spec = wrapping_key_spec in wrapping.WRAPPING_KEY_BITS
@@ -133,11 +134,9 @@ class ImportOperations:
         )
         return ImportParameters(key, _TOKEN_PREFIX + raw_token, public, valid_to)
 
-    # ----------------------------------------------------------------- ImportKeyMaterial
-
     def import_key_material(
         self,
-        caller: Caller,
+        request: RequestContext,
         key_ref: str,
         import_token: bytes,
         encrypted_material: bytes,
@@ -152,7 +151,7 @@ class ImportOperations:
             "kms:expirationmodel": model,
             "kms:validto": None if valid_to is None else str(int(valid_to.timestamp())),
         }
-        key = self._external_key(caller, key_ref, "kms:ImportKeyMaterial", facts)
+        key = self._external_key(request, key_ref, "kms:ImportKeyMaterial", facts)
         now = self._clock.now()
         self._check_expiry(model, valid_to, now)
         material = self._unwrap(key, import_token, encrypted_material, now)
@@ -276,13 +275,11 @@ class ImportOperations:
             model = KEY_MATERIAL_EXPIRES if expiring else KEY_MATERIAL_DOES_NOT_EXPIRE
         return replace(key, state=state, expiration_model=model, valid_to=min(expiring) if expiring else None)
 
-    # ----------------------------------------------------------------- DeleteImportedKeyMaterial
-
     def delete_imported_key_material(
-        self, caller: Caller, key_ref: str, material_id: str | None
+        self, request: RequestContext, key_ref: str, material_id: str | None
     ) -> tuple[Key, str | None]:
-        key = self.resolve(caller, key_ref, allow_alias=False)
-        self.authorize_key(caller, "kms:DeleteImportedKeyMaterial", key)
+        key = self._keys.resolve(request, key_ref, allow_alias=False)
+        self._keys.authorize(request, "kms:DeleteImportedKeyMaterial", key)
         if key.origin != "EXTERNAL":
             raise UnsupportedOperationException.origin(key.arn, key.origin)
         materials = {m.material_id: m for m in self._store.materials(key.key_id)}
@@ -303,8 +300,6 @@ class ImportOperations:
             key = self._after_import(key, list(materials.values()))
             self._store.update_key(key)
         return key, target.material_id
-
-    # ----------------------------------------------------------------- expiry (background)
 
     def expire_imported_material(self, batch: int = 100) -> list[tuple[Key, str]]:
         """Background task: delete imported material whose ValidTo has passed; (key, material id)."""

@@ -1,13 +1,12 @@
 """Key rotation use cases: EnableKeyRotation, DisableKeyRotation, GetKeyRotationStatus,
 RotateKeyOnDemand, ListKeyRotations, and the background rotation of keys that are due.
 
-Mixed into KmsService. Rotation adds a material version and makes it current; every earlier
+Rotation adds a material version and makes it current; every earlier
 version stays, so ciphertexts made under any of them still decrypt (each names its material).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -18,7 +17,6 @@ from trent.domain.errors import (
     LimitExceededException,
     UnsupportedOperationException,
 )
-from trent.domain.identity import Caller
 from trent.domain.keys import (
     DEFAULT_ROTATION_PERIOD_DAYS,
     MAX_ON_DEMAND_ROTATIONS,
@@ -32,9 +30,11 @@ from trent.domain.keys import (
     check_state,
 )
 from trent.domain.paging import Page
+from trent.services.key_access import KeyAccess
 from trent.services.keycache import material_aad
-from trent.services.kms_asymmetric import new_key_material
+from trent.services.material import new_key_material
 from trent.services.ports import Clock, RootOfTrust, Store
+from trent.services.request import RequestContext
 
 # AWS refuses an on-demand rotation while an automatic one is due this soon (ConflictException).
 ON_DEMAND_CONFLICT_WINDOW = timedelta(minutes=20)
@@ -58,16 +58,14 @@ class RotationEntry:
     state: str  # CURRENT, NON_CURRENT, PENDING_ROTATION
 
 
-class RotationOperations:
-    """Rotation use cases; mixed into KmsService, whose resolution and authorization they share."""
+class Rotation:
+    """Rotation use cases and the background rotations."""
 
-    _store: Store
-    _root: RootOfTrust
-    _clock: Clock
-    resolve: Callable[..., Key]
-    authorize_key: Callable[..., None]
-
-    # ----------------------------------------------------------------- checks
+    def __init__(self, keys: KeyAccess, store: Store, root: RootOfTrust, clock: Clock) -> None:
+        self._keys = keys
+        self._store = store
+        self._root = root
+        self._clock = clock
 
     def _rotatable(self, key: Key, *, automatic: bool) -> None:
         """UnsupportedOperationException for keys that cannot rotate (this way)."""
@@ -83,12 +81,10 @@ class RotationOperations:
         """Enable/DisableKeyRotation and RotateKeyOnDemand: Disabled and PendingDeletion refuse."""
         check_state(key, StateRule.CRYPTO)
 
-    # ----------------------------------------------------------------- automatic rotation
-
-    def enable_key_rotation(self, caller: Caller, key_ref: str, period_days: int | None) -> None:
-        key = self.resolve(caller, key_ref, allow_alias=False)
+    def enable_key_rotation(self, request: RequestContext, key_ref: str, period_days: int | None) -> None:
+        key = self._keys.resolve(request, key_ref, allow_alias=False)
         period = DEFAULT_ROTATION_PERIOD_DAYS if period_days is None else period_days
-        self.authorize_key(caller, "kms:EnableKeyRotation", key, facts={"kms:rotationperiodindays": str(period)})
+        self._keys.authorize(request, "kms:EnableKeyRotation", key, facts={"kms:rotationperiodindays": str(period)})
         if key.state is not KeyState.PENDING_IMPORT:
             self._rotation_state(key)
         self._rotatable(key, automatic=True)
@@ -101,18 +97,18 @@ class RotationOperations:
             next_rotation = now + timedelta(days=period)
         self._store.update_key(replace(key, rotation_period_days=period, next_rotation_date=next_rotation))
 
-    def disable_key_rotation(self, caller: Caller, key_ref: str) -> None:
-        key = self.resolve(caller, key_ref, allow_alias=False)
-        self.authorize_key(caller, "kms:DisableKeyRotation", key)
+    def disable_key_rotation(self, request: RequestContext, key_ref: str) -> None:
+        key = self._keys.resolve(request, key_ref, allow_alias=False)
+        self._keys.authorize(request, "kms:DisableKeyRotation", key)
         if key.state is not KeyState.PENDING_IMPORT:
             self._rotation_state(key)
         self._rotatable(key, automatic=True)
         if key.rotation_period_days is not None:
             self._store.update_key(replace(key, rotation_period_days=None, next_rotation_date=None))
 
-    def get_key_rotation_status(self, caller: Caller, key_ref: str) -> RotationStatus:
-        key = self.resolve(caller, key_ref, allow_alias=False)
-        self.authorize_key(caller, "kms:GetKeyRotationStatus", key)
+    def get_key_rotation_status(self, request: RequestContext, key_ref: str) -> RotationStatus:
+        key = self._keys.resolve(request, key_ref, allow_alias=False)
+        self._keys.authorize(request, "kms:GetKeyRotationStatus", key)
         if not key.supports_rotation:
             raise UnsupportedOperationException("")
         if key.state is KeyState.PENDING_IMPORT:
@@ -153,12 +149,10 @@ class RotationOperations:
             rotated.append((replace(updated, current_material_id=material_id), material_id))
         return rotated
 
-    # ----------------------------------------------------------------- on demand
-
-    def rotate_key_on_demand(self, caller: Caller, key_ref: str) -> Key:
+    def rotate_key_on_demand(self, request: RequestContext, key_ref: str) -> Key:
         """Start an on-demand rotation; the background completes it (``complete_on_demand_rotations``)."""
-        key = self.resolve(caller, key_ref, allow_alias=False)
-        self.authorize_key(caller, "kms:RotateKeyOnDemand", key)
+        key = self._keys.resolve(request, key_ref, allow_alias=False)
+        self._keys.authorize(request, "kms:RotateKeyOnDemand", key)
         if key.state is KeyState.PENDING_IMPORT:
             check_state(key, StateRule.CRYPTO)  # "... is pending import."
         self._rotation_state(key)
@@ -227,13 +221,11 @@ class RotationOperations:
             if related.region != primary.region:
                 self._store.update_key(replace(related, current_material_id=primary.current_material_id))
 
-    # ----------------------------------------------------------------- listing
-
     def list_key_rotations(
-        self, caller: Caller, key_ref: str, include_all: bool, after: int, limit: int
+        self, request: RequestContext, key_ref: str, include_all: bool, after: int, limit: int
     ) -> Page[RotationEntry]:
-        key = self.resolve(caller, key_ref, allow_alias=False)
-        self.authorize_key(caller, "kms:ListKeyRotations", key)
+        key = self._keys.resolve(request, key_ref, allow_alias=False)
+        self._keys.authorize(request, "kms:ListKeyRotations", key)
         if not key.supports_rotation:
             raise UnsupportedOperationException("")
         entries = [

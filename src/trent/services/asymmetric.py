@@ -1,20 +1,17 @@
 """Use cases of asymmetric and HMAC keys: Sign, Verify, GenerateMac, VerifyMac, DeriveSharedSecret,
-GetPublicKey, GenerateDataKeyPair, and RSA-OAEP for Encrypt, Decrypt and ReEncrypt.
+GetPublicKey, and RSA-OAEP for Encrypt, Decrypt and ReEncrypt (``RsaEncryption``).
 
-Mixed into KmsService, whose key resolution, authorization and material cache they share. The order
-of checks is KmsService's: resolution -> authorization -> key state -> key usage and algorithm ->
-request checks -> DryRun -> the work. The cryptography itself is ``trent.crypto``; here its errors
-become AWS's.
+Every key comes through ``KeyAccess`` (resolution -> authorization -> key state -> key usage);
+then the algorithm and request checks -> DryRun -> the work. The cryptography itself is
+``trent.crypto``; here its errors become AWS's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from trent.crypto import asymmetric, hmac_keys
-from trent.crypto.random import random_bytes
-from trent.domain import ciphertext
 from trent.domain.errors import (
     DryRunOperationException,
     InvalidCiphertextException,
@@ -24,20 +21,19 @@ from trent.domain.errors import (
     UnsupportedOperationException,
     ValidationException,
 )
-from trent.domain.identity import Caller
 from trent.domain.keys import (
     ENCRYPT_DECRYPT,
     GENERATE_VERIFY_MAC,
     KEY_AGREEMENT,
     SIGN_VERIFY,
     SYMMETRIC_DEFAULT,
-    SYMMETRIC_MATERIAL_BYTES,
     Key,
     StateRule,
     check_state,
 )
+from trent.services.key_access import Facts, KeyAccess, alias_in
+from trent.services.request import RequestContext
 
-Facts = dict[str, str | Sequence[str] | None]
 ECDH = "ECDH"
 
 
@@ -68,64 +64,29 @@ class SharedSecretResult:
     key_origin: str
 
 
-@dataclass(frozen=True, slots=True)
-class DataKeyPairResult:
-    key_arn: str
-    key_pair_spec: str
-    public_key: bytes
-    private_key_plaintext: bytes
-    private_key_ciphertext_blob: bytes
-    key_material_id: str
+class AsymmetricKeys:
+    """Sign/Verify, MAC, key agreement and GetPublicKey: the keys other than symmetric encryption keys."""
 
-
-def new_key_material(spec: str) -> bytes:
-    """Fresh material for a key spec: the AES key, the HMAC secret, or the DER PKCS#8 private key."""
-    if spec == SYMMETRIC_DEFAULT:
-        return random_bytes(SYMMETRIC_MATERIAL_BYTES)
-    if spec in hmac_keys.HMAC_KEY_BYTES:
-        return hmac_keys.generate_hmac_key(spec)
-    try:
-        return asymmetric.generate_private_key(spec)
-    except asymmetric.UnsupportedAlgorithm:
-        raise UnsupportedOperationException(f"KeySpec {spec} is not supported by this Trent server.") from None
-
-
-class AsymmetricOperations:
-    """Operations of keys other than symmetric encryption keys; mixed into KmsService."""
-
-    authorize_key: Callable[..., None]
-    _resolve_for_use: Callable[[Caller, str], tuple[Key, str | None]]
-    _current_material: Callable[[Key], tuple[str, bytes]]
-    _symmetric_key_for: Callable[..., Key]
-
-    def _key_for_use(self, caller: Caller, key_ref: str, operation: str, usage: str, facts: Facts) -> Key:
-        key, alias = self._resolve_for_use(caller, key_ref)
-        self.authorize_key(caller, f"kms:{operation}", key, facts={"kms:requestalias": alias, **facts})
-        check_state(key, StateRule.CRYPTO)
-        if key.key_usage != usage:
-            raise InvalidKeyUsageException.usage(key.arn, key.key_usage, operation)
-        return key
-
-    def _private_key(self, key: Key) -> bytes:
-        return self._current_material(key)[1]
+    def __init__(self, keys: KeyAccess) -> None:
+        self._keys = keys
 
     # ----------------------------------------------------------------- GetPublicKey
 
-    def get_public_key(self, caller: Caller, key_ref: str) -> PublicKeyResult:
-        key, alias = self._resolve_for_use(caller, key_ref)
-        self.authorize_key(caller, "kms:GetPublicKey", key, facts={"kms:requestalias": alias})
+    def get_public_key(self, request: RequestContext, key_ref: str) -> PublicKeyResult:
+        key = self._keys.resolve(request, key_ref, allow_alias=True, use=True)
+        self._keys.authorize(request, "kms:GetPublicKey", key, facts={"kms:requestalias": alias_in(key_ref)})
         check_state(key, StateRule.CRYPTO)
         if not key.is_asymmetric:
             raise UnsupportedOperationException(f"{key.arn} key spec {key.key_spec} is not valid for GetPublicKey.")
-        return PublicKeyResult(key, asymmetric.public_key_der(self._private_key(key)))
+        return PublicKeyResult(key, asymmetric.public_key_der(self._keys.private_key(key)))
 
     # ----------------------------------------------------------------- Sign / Verify
 
     def _signing_key(
-        self, caller: Caller, key_ref: str, operation: str, algorithm: str, message: bytes, message_type: str
+        self, request: RequestContext, key_ref: str, operation: str, algorithm: str, message: bytes, message_type: str
     ) -> Key:
         facts: Facts = {"kms:signingalgorithm": algorithm, "kms:messagetype": message_type}
-        key = self._key_for_use(caller, key_ref, operation, SIGN_VERIFY, facts)
+        key = self._keys.for_use(request, key_ref, operation, SIGN_VERIFY, facts=facts)
         if algorithm not in asymmetric.SIGNING_ALGORITHMS_FOR_SPEC.get(key.key_spec, ()):
             raise InvalidKeyUsageException.incompatible(algorithm, key.key_spec)
         try:
@@ -143,18 +104,24 @@ class AsymmetricOperations:
         return key
 
     def sign(
-        self, caller: Caller, key_ref: str, message: bytes, message_type: str | None, algorithm: str, dry_run: bool
+        self,
+        request: RequestContext,
+        key_ref: str,
+        message: bytes,
+        message_type: str | None,
+        algorithm: str,
+        dry_run: bool,
     ) -> SignResult:
         kind = message_type or "RAW"
-        key = self._signing_key(caller, key_ref, "Sign", algorithm, message, kind)
+        key = self._signing_key(request, key_ref, "Sign", algorithm, message, kind)
         if dry_run:
             raise DryRunOperationException.would_succeed()
-        signature = asymmetric.sign(key.key_spec, self._private_key(key), algorithm, message, kind)
+        signature = asymmetric.sign(key.key_spec, self._keys.private_key(key), algorithm, message, kind)
         return SignResult(key.arn, signature, algorithm)
 
     def verify(
         self,
-        caller: Caller,
+        request: RequestContext,
         key_ref: str,
         message: bytes,
         message_type: str | None,
@@ -163,46 +130,50 @@ class AsymmetricOperations:
         dry_run: bool,
     ) -> SignResult:
         kind = message_type or "RAW"
-        key = self._signing_key(caller, key_ref, "Verify", algorithm, message, kind)
+        key = self._signing_key(request, key_ref, "Verify", algorithm, message, kind)
         if dry_run:
             raise DryRunOperationException.would_succeed()
-        public = asymmetric.public_key_der(self._private_key(key))
+        public = asymmetric.public_key_der(self._keys.private_key(key))
         if not asymmetric.verify(key.key_spec, public, algorithm, message, kind, signature):
             raise KMSInvalidSignatureException
         return SignResult(key.arn, signature, algorithm)
 
     # ----------------------------------------------------------------- GenerateMac / VerifyMac
 
-    def _mac_key(self, caller: Caller, key_ref: str, operation: str, algorithm: str) -> Key:
-        key = self._key_for_use(caller, key_ref, operation, GENERATE_VERIFY_MAC, {"kms:macalgorithm": algorithm})
+    def _mac_key(self, request: RequestContext, key_ref: str, operation: str, algorithm: str) -> Key:
+        key = self._keys.for_use(
+            request, key_ref, operation, GENERATE_VERIFY_MAC, facts={"kms:macalgorithm": algorithm}
+        )
         if hmac_keys.MAC_ALGORITHM_FOR_SPEC.get(key.key_spec) != algorithm:
             raise InvalidKeyUsageException.incompatible(algorithm, key.key_spec)
         return key
 
-    def generate_mac(self, caller: Caller, key_ref: str, message: bytes, algorithm: str, dry_run: bool) -> MacResult:
-        key = self._mac_key(caller, key_ref, "GenerateMac", algorithm)
+    def generate_mac(
+        self, request: RequestContext, key_ref: str, message: bytes, algorithm: str, dry_run: bool
+    ) -> MacResult:
+        key = self._mac_key(request, key_ref, "GenerateMac", algorithm)
         if dry_run:
             raise DryRunOperationException.would_succeed()
-        mac = hmac_keys.generate_mac(key.key_spec, self._private_key(key), algorithm, message)
+        mac = hmac_keys.generate_mac(key.key_spec, self._keys.private_key(key), algorithm, message)
         return MacResult(key.arn, mac, algorithm)
 
     def verify_mac(
-        self, caller: Caller, key_ref: str, message: bytes, algorithm: str, mac: bytes, dry_run: bool
+        self, request: RequestContext, key_ref: str, message: bytes, algorithm: str, mac: bytes, dry_run: bool
     ) -> MacResult:
-        key = self._mac_key(caller, key_ref, "VerifyMac", algorithm)
+        key = self._mac_key(request, key_ref, "VerifyMac", algorithm)
         if dry_run:
             raise DryRunOperationException.would_succeed()
-        if not hmac_keys.verify_mac(key.key_spec, self._private_key(key), algorithm, message, mac):
+        if not hmac_keys.verify_mac(key.key_spec, self._keys.private_key(key), algorithm, message, mac):
             raise KMSInvalidMacException
         return MacResult(key.arn, mac, algorithm)
 
     # ----------------------------------------------------------------- DeriveSharedSecret
 
     def derive_shared_secret(
-        self, caller: Caller, key_ref: str, algorithm: str, peer_public_key: bytes, dry_run: bool
+        self, request: RequestContext, key_ref: str, algorithm: str, peer_public_key: bytes, dry_run: bool
     ) -> SharedSecretResult:
-        key = self._key_for_use(
-            caller, key_ref, "DeriveSharedSecret", KEY_AGREEMENT, {"kms:keyagreementalgorithm": algorithm}
+        key = self._keys.for_use(
+            request, key_ref, "DeriveSharedSecret", KEY_AGREEMENT, facts={"kms:keyagreementalgorithm": algorithm}
         )
         if algorithm != ECDH:
             raise InvalidKeyUsageException.incompatible(algorithm, key.key_spec)
@@ -213,39 +184,17 @@ class AsymmetricOperations:
         if dry_run:
             raise DryRunOperationException.would_succeed()
         try:
-            secret = asymmetric.derive_shared_secret(self._private_key(key), peer_public_key)
+            secret = asymmetric.derive_shared_secret(self._keys.private_key(key), peer_public_key)
         except asymmetric.InvalidPublicKey:
             raise ValidationException from None
         return SharedSecretResult(key.arn, secret, key.origin)
 
-    # ----------------------------------------------------------------- GenerateDataKeyPair
 
-    def generate_data_key_pair(
-        self,
-        caller: Caller,
-        key_ref: str,
-        key_pair_spec: str,
-        context: Mapping[str, str] | None,
-        dry_run: bool,
-        *,
-        with_plaintext: bool,
-    ) -> DataKeyPairResult:
-        operation = "GenerateDataKeyPair" if with_plaintext else "GenerateDataKeyPairWithoutPlaintext"
-        key = self._symmetric_key_for(
-            caller, key_ref, f"kms:{operation}", operation, context, facts={"kms:datakeypairspec": key_pair_spec}
-        )
-        if not key.is_symmetric_encryption:
-            raise InvalidKeyUsageException.usage(key.arn, key.key_usage, operation)
-        if key_pair_spec not in asymmetric.DATA_KEY_PAIR_SPECS:
-            raise UnsupportedOperationException(f"KeyPairSpec {key_pair_spec} is not supported in this Region.")
-        if dry_run:
-            raise DryRunOperationException.would_succeed()
-        private, public = asymmetric.generate_key_pair(key_pair_spec)
-        material_id, material = self._current_material(key)
-        blob = ciphertext.encrypt(key.key_id, material_id, material, private, context)
-        return DataKeyPairResult(key.arn, key_pair_spec, public, private, blob, material_id)
+class RsaEncryption:
+    """RSA-OAEP for Encrypt, Decrypt and ReEncrypt with an RSA ENCRYPT_DECRYPT key."""
 
-    # ----------------------------------------------------------------- RSA-OAEP (Encrypt, Decrypt, ReEncrypt)
+    def __init__(self, keys: KeyAccess) -> None:
+        self._keys = keys
 
     def _rsa_algorithm(self, key: Key, algorithm: str | None, context: Mapping[str, str] | None) -> str:
         chosen = algorithm or SYMMETRIC_DEFAULT
@@ -265,7 +214,7 @@ class AsymmetricOperations:
             raise ValidationException(
                 f"Algorithm {chosen} and key spec {key.key_spec} cannot encrypt data larger than {limit} bytes."
             )
-        public = asymmetric.public_key_der(self._private_key(key))
+        public = asymmetric.public_key_der(self._keys.private_key(key))
         return asymmetric.rsa_encrypt(key.key_spec, public, chosen, plaintext), chosen
 
     def check_rsa_request(self, key: Key, algorithm: str | None, context: Mapping[str, str] | None) -> str:
@@ -277,7 +226,7 @@ class AsymmetricOperations:
     ) -> tuple[bytes, str]:
         chosen = self._rsa_algorithm(key, algorithm, context)
         try:
-            return asymmetric.rsa_decrypt(key.key_spec, self._private_key(key), chosen, blob), chosen
+            return asymmetric.rsa_decrypt(key.key_spec, self._keys.private_key(key), chosen, blob), chosen
         except asymmetric.DecryptionFailed:
             raise InvalidCiphertextException from None
 
