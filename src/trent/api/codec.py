@@ -24,7 +24,13 @@ import pybase64
 
 from trent.api.java_regex import java_regex
 from trent.api.model import LENGTH_TYPES, NUMBER_TYPES, ServiceModel, Shape, load_model
-from trent.domain.errors import SerializationException, ValidationException
+from trent.domain.errors import (
+    SerializationException,
+    ValidationException,
+    constraint_violation,
+    missing_member,
+    validation_summary,
+)
 
 # ----------------------------------------------------------------- Coral's wording
 
@@ -82,19 +88,7 @@ def _render(value: Any) -> str:
 
 def _violation(value: Any, path: str, constraint: str, redact: bool) -> str:
     """One element of Coral's message; ``constraint`` starts with 'Member must ...' or 'Map ...'."""
-    if redact:
-        return f"Value at '{path}' failed to satisfy constraint: {constraint}"
-    return f"Value '{_render(value)}' at '{path}' failed to satisfy constraint: {constraint}"
-
-
-def _missing(path: str) -> str:
-    return f"Value null at '{path}' failed to satisfy constraint: Member must not be null"
-
-
-def _summary(errors: list[str]) -> str:
-    count = len(errors)
-    noun = "error" if count == 1 else "errors"
-    return f"{count} validation {noun} detected: " + "; ".join(errors)
+    return constraint_violation(path, constraint, None if redact else _render(value))
 
 
 def _lower_camel(name: str) -> str:
@@ -380,7 +374,7 @@ class _Structure(_Decoder):
             item = get(name)
             if item is None:  # JSON null means absent
                 if required:
-                    errors.append(_missing(f"{path}.{segment}" if path else segment))
+                    errors.append(missing_member(f"{path}.{segment}" if path else segment))
                 continue
             out[name] = decoder.decode(item, f"{path}.{segment}" if path else segment, errors)
         if self.union and len(out) != 1:
@@ -605,7 +599,7 @@ class OperationCodec:
         errors: Errors = []
         result: dict[str, Any] = self._input.decode(data, "", errors)
         if errors:
-            raise ValidationException(_summary(errors))
+            raise ValidationException(validation_summary(errors))
         return result
 
     def encode(self, result: Mapping[str, Any] | None) -> bytes:

@@ -34,7 +34,7 @@ from trent.api.handlers.iam import HANDLERS as IAM_HANDLERS
 from trent.api.handlers.iam import Handler
 from trent.api.handlers.sts import HANDLERS as STS_HANDLERS
 from trent.api.model import Shape
-from trent.domain.errors import TrentError
+from trent.domain.errors import TrentError, constraint_violation, validation_summary
 from trent.domain.iam_errors import InvalidAction, MalformedQueryString, MissingAction, ValidationError
 from trent.domain.identity import Caller
 from trent.services.iam import IamService
@@ -125,10 +125,7 @@ def _prefixes(fields: Mapping[str, str]) -> frozenset[str]:
 def _bad_scalar(value: str, path: str, kind: str) -> ValidationError:
     segments = path.split(".")
     segment = ".".join(s[:1].lower() + s[1:] for s in segments)
-    return ValidationError(
-        f"1 validation error detected: Value '{value}' at '{segment}' failed to satisfy constraint: "
-        f"Member must be {kind}"
-    )
+    return ValidationError(validation_summary([constraint_violation(segment, f"Member must be {kind}", value)]))
 
 
 _ABSENT: Final = object()

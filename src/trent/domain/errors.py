@@ -30,8 +30,31 @@ class SerializationException(TrentError):
     pass
 
 
+def constraint_violation(path: str, rule: str, value: str | None = None) -> str:
+    """One violation in AWS's (Coral's) validation template; ``value`` None leaves it out (sensitive)."""
+    if value is None:
+        return f"Value at '{path}' failed to satisfy constraint: {rule}"
+    return f"Value '{value}' at '{path}' failed to satisfy constraint: {rule}"
+
+
+def missing_member(path: str) -> str:
+    return f"Value null at '{path}' failed to satisfy constraint: Member must not be null"
+
+
+def validation_summary(violations: list[str]) -> str:
+    count = len(violations)
+    return f"{count} validation {'error' if count == 1 else 'errors'} detected: " + "; ".join(violations)
+
+
 class ValidationException(TrentError):
-    pass
+    @classmethod
+    def violation(cls, path: str, rule: str, value: str | None = None) -> ValidationException:
+        """A constraint the model cannot state (AWS's documented limits), in the model's own words."""
+        return cls(validation_summary([constraint_violation(path, rule, value)]))
+
+    @classmethod
+    def missing(cls, path: str) -> ValidationException:
+        return cls(validation_summary([missing_member(path)]))
 
 
 class UnknownOperationException(TrentError):

@@ -41,14 +41,12 @@ def _check_constraint(member: str, pairs: Mapping[str, str] | None) -> None:
         return
     path = f"constraints.{member}"
     if len(pairs) > MAX_CONSTRAINT_PAIRS:
-        raise ValidationException(
-            f"1 validation error detected: Value at '{path}' failed to satisfy constraint: "
-            f"Member must have length less than or equal to {MAX_CONSTRAINT_PAIRS}"
+        raise ValidationException.violation(
+            path, f"Member must have length less than or equal to {MAX_CONSTRAINT_PAIRS}"
         )
     if any(len(value) > MAX_CONSTRAINT_VALUE for value in pairs.values()):
-        raise ValidationException(
-            f"1 validation error detected: Value at '{path}' failed to satisfy constraint: "
-            f"Map value must have length less than or equal to {MAX_CONSTRAINT_VALUE}"
+        raise ValidationException.violation(
+            path, f"Map value must have length less than or equal to {MAX_CONSTRAINT_VALUE}"
         )
 
 
@@ -97,9 +95,8 @@ class Grants:
         self._keys.authorize(request, "kms:CreateGrant", key, facts=facts)
         check_state(key, StateRule.CREATE_GRANT)
         if not operations:
-            raise ValidationException(
-                "1 validation error detected: Value '[]' at 'operations' failed to satisfy constraint: "
-                "Member must have length greater than or equal to 1"
+            raise ValidationException.violation(
+                "operations", "Member must have length greater than or equal to 1", "[]"
             )
         grantable = grantable_operations(key.key_spec, key.key_usage)
         unsupported = [op for op in operations if op not in grantable]

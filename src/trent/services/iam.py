@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from trent.domain.errors import AccessDeniedException
+from trent.domain.errors import AccessDeniedException, constraint_violation, validation_summary
 from trent.domain.iam import (
     ACCESS_KEYS_PER_USER,
     DEFAULT_MAX_SESSION_DURATION,
@@ -321,8 +321,15 @@ class IamService:
             raise ValidationError.duration_exceeds_role_maximum()
         if duration < MIN_SESSION_DURATION:  # the wire model refuses it first; direct callers too
             raise ValidationError(
-                f"1 validation error detected: Value '{duration}' at 'durationSeconds' failed to satisfy "
-                f"constraint: Member must have value greater than or equal to {MIN_SESSION_DURATION}"
+                validation_summary(
+                    [
+                        constraint_violation(
+                            "durationSeconds",
+                            f"Member must have value greater than or equal to {MIN_SESSION_DURATION}",
+                            str(duration),
+                        )
+                    ]
+                )
             )
         issued = _whole_seconds(self._clock.now())
         with self._store.transaction():

@@ -226,10 +226,7 @@ class KeyManagement:
                 if window < MIN_PENDING_WINDOW_DAYS
                 else f"less than or equal to {MAX_PENDING_WINDOW_DAYS}"
             )
-            raise ValidationException(
-                f"1 validation error detected: Value '{window}' at 'pendingWindowInDays' failed to satisfy "
-                f"constraint: Member must have value {bound}"
-            )
+            raise ValidationException.violation("pendingWindowInDays", f"Member must have value {bound}", str(window))
         self._keys.authorize(
             request, "kms:ScheduleKeyDeletion", key, facts={"kms:schedulekeydeletionpendingwindowindays": str(window)}
         )

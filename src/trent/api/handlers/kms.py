@@ -109,9 +109,8 @@ def _limit(operation: str, params: Params) -> int:
     if limit is None:
         return default
     if limit > maximum:
-        raise ValidationException(
-            f"1 validation error detected: Value '{limit}' at 'limit' failed to satisfy constraint: "
-            f"Member must have value less than or equal to {maximum}"
+        raise ValidationException.violation(
+            "limit", f"Member must have value less than or equal to {maximum}", str(limit)
         )
     return int(limit)
 
@@ -441,10 +440,7 @@ def decrypt(svc: Kms, request: RequestContext, p: Params) -> Result:
         raise DryRunOperationException.would_succeed()
     blob = p.get("CiphertextBlob")
     if blob is None:
-        raise ValidationException(
-            "1 validation error detected: Value null at 'ciphertextBlob' failed to satisfy constraint: "
-            "Member must not be null"
-        )
+        raise ValidationException.missing("ciphertextBlob")
     result = svc.data.decrypt(
         request, blob, p.get("EncryptionContext"), p.get("KeyId"), p.get("EncryptionAlgorithm"), bool(p.get("DryRun"))
     )
@@ -488,10 +484,7 @@ def re_encrypt(svc: Kms, request: RequestContext, p: Params) -> Result:
         raise DryRunOperationException.would_succeed()
     blob = p.get("CiphertextBlob")
     if blob is None:
-        raise ValidationException(
-            "1 validation error detected: Value null at 'ciphertextBlob' failed to satisfy constraint: "
-            "Member must not be null"
-        )
+        raise ValidationException.missing("ciphertextBlob")
     result = svc.data.re_encrypt(
         request,
         blob,
@@ -664,10 +657,7 @@ def _principal_pair(p: Params, user_member: str, service_member: str, required: 
     if user is not None and service is not None:
         raise ValidationException(f"Specify either {user_member} or {service_member}, not both.")
     if required and user is None and service is None:
-        raise ValidationException(
-            f"1 validation error detected: Value null at '{user_member[0].lower()}{user_member[1:]}' failed to "
-            "satisfy constraint: Member must not be null"
-        )
+        raise ValidationException.missing(user_member[0].lower() + user_member[1:])
     value: str | None = user if user is not None else service
     return value
 
