@@ -415,3 +415,29 @@ def test_expiration_is_an_iso_timestamp(secure: TrentServer) -> None:
     expiration = credentials["Credentials"]["Expiration"]
     assert isinstance(expiration, datetime)
     assert expiration.utcoffset() is not None
+
+
+def test_admin_cli_changes_are_in_the_audit_trail(secure: TrentServer) -> None:
+    """The CLI goes through the same audit broker as the API: its records join the one chain."""
+    from tests.e2e.test_audit import all_records
+    from tests.e2e.test_audit_cli import trent_audit
+
+    trent_iam(secure.data_dir, "create-user", "--user-name", "audited")
+    refused = trent_iam(secure.data_dir, "create-user", "--user-name", "audited", check=False)
+    assert refused.returncode == 1
+    secure.client("sts", **admin(secure)).get_caller_identity()  # the server appends after the CLI
+    mine = [
+        r
+        for r in all_records(secure)
+        if r["userAgent"] == "trent-cli" and (r.get("requestParameters") or {}).get("userName") == "audited"
+    ]
+    assert [(r["eventName"], r.get("errorCode")) for r in mine] == [
+        ("CreateUser", None),
+        ("CreateUser", "EntityAlreadyExists"),
+    ]
+    assert all(r["eventSource"] == "iam.amazonaws.com" for r in mine)
+    assert mine[0]["requestParameters"] == {"userName": "audited"}
+    assert mine[0]["userIdentity"]["arn"] == f"arn:aws:iam::{ACCOUNT_ID}:root"
+    assert mine[0]["readOnly"] is False
+    verified = trent_audit(secure.data_dir, "verify", "--json")
+    assert verified.returncode == 0, verified.stdout + verified.stderr

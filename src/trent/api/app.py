@@ -27,7 +27,7 @@ from trent.api.audit_records import RecordShaper, is_read_only
 from trent.api.codec import OperationCodec, ServiceCodec
 from trent.api.errors import status_for
 from trent.api.handlers.kms import HANDLERS, Handler, not_yet_supported
-from trent.api.query import decode_form
+from trent.api.query import decode_form, is_read_only_action, record_parameters
 from trent.domain.audit import TRACKED_OPERATIONS, random_uuid
 from trent.domain.errors import (
     KMSInternalException,
@@ -60,9 +60,6 @@ CLOUDTRAIL_SOURCE = "cloudtrail.amazonaws.com"
 _KEY_REFERENCE_MEMBERS = ("KeyId", "TargetKeyId", "SourceKeyId", "DestinationKeyId")
 # CloudTrail names the alias's key in these records (responseElements.keyId), though the API does not.
 _ALIAS_OPERATIONS = frozenset({"CreateAlias", "UpdateAlias", "DeleteAlias"})
-_QUERY_READ_ONLY_PREFIXES = ("Get", "List", "Simulate")
-# Query-protocol members that may carry secrets are never recorded.
-_QUERY_SECRET_WORDS = ("Password", "Secret", "Token", "SAMLAssertion")
 _Result = TypeVar("_Result")
 _JSON_CONTENT_TYPE = b"application/x-amz-json-1.1"
 
@@ -225,8 +222,6 @@ class KmsApi:
     ) -> RequestContext:
         """The request's context, made before anything can fail so that every failure is recorded."""
         client = scope.get("client")
-        # Not authenticated yet: what the Authorization header claims, for the record only.
-        match = _CREDENTIAL.search(headers.get("authorization", ""))
         return RequestContext(
             request_id=request_id,
             event_source=source,
@@ -234,9 +229,26 @@ class KmsApi:
             read_only=read_only,
             source_ip=client[0] if client else "",
             user_agent=headers.get("user-agent", ""),
-            claimed_region=match.group(2) if match and match.group(2) else "us-east-1",
-            claimed_access_key_id=match.group(1) if match else None,
         )
+
+    def _sign_in(
+        self,
+        request: RequestContext,
+        scope: Scope,
+        headers: Mapping[str, str],
+        body: bytes,
+        service: str,
+        change_token: int | None = None,
+    ) -> None:
+        """Authenticate the request; when that fails, its record shows what the signature claimed."""
+        try:
+            request.authenticate(self._authenticate(scope, headers, body, service, change_token))
+        except TrentError:
+            match = _CREDENTIAL.search(headers.get("authorization", ""))
+            if match is not None:
+                request.claimed_access_key_id = match.group(1)
+                request.claimed_region = match.group(2) or request.claimed_region
+            raise
 
     async def _kms_request(
         self,
@@ -253,7 +265,7 @@ class KmsApi:
 
         def work() -> dict[str, Any] | None:
             change_token = self._kms.change_token()
-            request.authenticate(self._authenticate(scope, headers, body, "kms", change_token))
+            self._sign_in(request, scope, headers, body, "kms", change_token)
             params = codec.decode(body)
             request.request_parameters = self._kms_shaper.request_parameters(operation, params)
             for token in params.get("GrantTokens") or ():
@@ -283,14 +295,14 @@ class KmsApi:
             request_id,
             f"{service}.amazonaws.com",
             action,
-            read_only=action.startswith(_QUERY_READ_ONLY_PREFIXES),
+            read_only=is_read_only_action(action),
         )
         outcome: list[tuple[int, bytes]] = []
 
-        request.request_parameters = _query_parameters(fields)
+        request.request_parameters = record_parameters(fields)
 
         def work() -> None:
-            request.authenticate(self._authenticate(scope, headers, body, service))
+            self._sign_in(request, scope, headers, body, service)
             outcome.append(query.handle(service, request.caller, body, request_id))
 
         if not action:
@@ -312,7 +324,7 @@ class KmsApi:
         request = self._request(scope, headers, request_id, CLOUDTRAIL_SOURCE, operation, read_only=True)
 
         def work() -> dict[str, Any] | None:
-            request.authenticate(self._authenticate(scope, headers, body, "cloudtrail"))
+            self._sign_in(request, scope, headers, body, "cloudtrail")
             params = cloudtrail.decode(operation, body)
             request.request_parameters = cloudtrail.shaper.request_parameters(operation, params)
             return cloudtrail.handle(operation, request.caller, params)
@@ -321,7 +333,7 @@ class KmsApi:
         return 200, codec.encode(result), _JSON
 
     def _authenticate(
-        self, scope: Scope, headers: dict[str, str], body: bytes, service: str, change_token: int | None = None
+        self, scope: Scope, headers: Mapping[str, str], body: bytes, service: str, change_token: int | None = None
     ) -> Caller:
         parsed = sigv4.parse_authorization(headers, datetime.now(UTC), service)
         client = scope.get("client")
@@ -376,15 +388,6 @@ class KmsApi:
             self._callers.clear()
         self._callers[seen] = (principal, caller)
         return caller
-
-
-def _query_parameters(fields: Mapping[str, str]) -> dict[str, Any] | None:
-    shaped = {
-        name[:1].lower() + name[1:]: value
-        for name, value in fields.items()
-        if name not in ("Action", "Version") and not any(word in name for word in _QUERY_SECRET_WORDS)
-    }
-    return shaped or None
 
 
 def _headers(scope: Scope) -> dict[str, str]:

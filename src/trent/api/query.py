@@ -393,3 +393,23 @@ class QueryHandler:
 
 
 __all__ = ["QueryHandler", "QueryOperation", "decode_form", "namespace", "wire_error"]
+
+
+# Query-protocol members that may carry secrets are never recorded.
+_SECRET_WORDS = ("Password", "Secret", "Token", "SAMLAssertion")
+_READ_ONLY_PREFIXES = ("Get", "List", "Simulate")
+
+
+def is_read_only_action(action: str) -> bool:
+    """CloudTrail's readOnly for a query-protocol action (STS, IAM)."""
+    return action.startswith(_READ_ONLY_PREFIXES)
+
+
+def record_parameters(fields: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A query-protocol request's requestParameters: lowerCamel names, nothing that may be a secret."""
+    shaped = {
+        name[:1].lower() + name[1:]: value
+        for name, value in fields.items()
+        if name not in ("Action", "Version") and not any(word in name for word in _SECRET_WORDS)
+    }
+    return shaped or None

@@ -10,6 +10,7 @@ secret access key is printed once, by create-account and create-access-key, and 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import re
 import sys
@@ -19,11 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from trent.config import DEFAULT_ACCOUNT_ID, ConfigError, settings_from_env
+from trent.domain.audit import random_uuid
 from trent.domain.errors import TrentError
 from trent.domain.identity import Caller
 from trent.domain.ids import account_root_arn
 
 _REGION = "us-east-1"  # IAM is global; the region only picks the ARN partition
+CLI_USER_AGENT = "trent-cli"  # the userAgent of the CLI's records in the audit trail
 
 # command -> (IAM action, [(flag, member, kind)]); kind: str, int, or "document" (text or file://path)
 _Flag = tuple[str, str, str]
@@ -115,8 +118,10 @@ def _print(result: Mapping[str, Any]) -> None:
 def run(args: argparse.Namespace, error: Callable[[str], None]) -> int:
     """Run one ``trent iam`` command; 0 on success, 1 with the AWS-style error on stderr."""
     # Imported here so that `trent --help` and `trent serve` do not load the models for nothing.
-    from trent.api.query import QueryHandler, wire_error  # noqa: PLC0415
+    from trent.api.query import QueryHandler, is_read_only_action, record_parameters, wire_error  # noqa: PLC0415
     from trent.bootstrap import build  # noqa: PLC0415
+    from trent.services.audit_broker import AuditBroker  # noqa: PLC0415
+    from trent.services.request import RequestContext  # noqa: PLC0415
 
     try:
         # The account to act in is not the server's default account: keep the two apart, so
@@ -153,10 +158,25 @@ def run(args: argparse.Namespace, error: Callable[[str], None]) -> int:
                 arn=account_root_arn(account_id, _REGION),
                 principal_type="Root",
                 region=_REGION,
-                user_agent="trent-cli",
+                user_agent=CLI_USER_AGENT,
                 principal_id=account_id,
             )
-            result = QueryHandler(components.iam).invoke("iam", caller, _COMMANDS[args.iam_command][0], params)
+            action = _COMMANDS[args.iam_command][0]
+            # Through the same audit broker as the API: the trail records what the CLI changed.
+            request = RequestContext(
+                request_id=random_uuid(),
+                event_source="iam.amazonaws.com",
+                operation=action,
+                read_only=is_read_only_action(action),
+                user_agent=CLI_USER_AGENT,
+                claimed_region=_REGION,
+            )
+            request.authenticate(caller)
+            request.request_parameters = record_parameters(params)
+            handler = QueryHandler(components.iam)
+            result = asyncio.run(
+                AuditBroker(components.audit).run(request, lambda: handler.invoke("iam", caller, action, params))
+            )
     except TrentError as exc:
         code, _status, message = wire_error(exc, "iam")
         print(f"An error occurred ({code}) when calling the {args.iam_command} command: {message}", file=sys.stderr)

@@ -55,12 +55,16 @@ class AuditBroker:
 
     def records(self, request: RequestContext, error: TrentError | None) -> list[AuditEvent]:
         """The request's record, after those of anything the service did by itself meanwhile."""
-        events = [
-            self._audit.service_event(e.event_name, e.region, e.key_arn, additional=e.additional)
-            for e in request.service_events
-        ]
-        succeeded = error is None
+        events = (
+            [
+                self._audit.service_event(e.event_name, e.region, e.key_arn, additional=e.additional)
+                for e in request.service_events
+            ]
+            if request.service_events
+            else []
+        )
         resources = request.resources
+        succeeded = error is None
         events.append(
             self._audit.request_event(
                 _facts(request),
