@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -13,8 +14,11 @@ from pathlib import Path
 import orjson
 
 from trent.api.app import ApiConfig, KmsApi, Route
+from trent.api.codec import ServiceCodec
 from trent.api.handlers.cloudtrail import CloudTrailApi
 from trent.api.query import QueryHandler
+from trent.api.telemetry import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from trent.api.telemetry import Telemetry, configure_logging
 from trent.clock import SystemClock
 from trent.config import Settings, settings_from_env
 from trent.domain.errors import RootOfTrustError
@@ -27,6 +31,7 @@ from trent.services.kms import Kms
 from trent.services.material import new_key_material
 from trent.services.material_pool import MaterialPool
 from trent.services.principals import PrincipalDirectory
+from trent.services.throttling import Quotas, Throttle
 from trent.storage.audit_tables import StoreAuditWriter
 from trent.storage.postgres import PostgresStore, postgres_audit_writer
 from trent.storage.sqlite import SqliteStore, sqlite_audit_writer
@@ -35,7 +40,10 @@ from trent.storage.sqlite_base import WalCheckpointer
 log = logging.getLogger("trent")
 # How often a serving process copies the SQLite WAL back into the database file (off the event loop).
 _CHECKPOINT_INTERVAL_SECONDS = 0.2
+# How often a serving process writes its queued access-log lines (api/telemetry.py AccessLog).
+_ACCESS_LOG_FLUSH_SECONDS = 0.1
 PROFILE = "trent"
+JSON = b"application/x-amz-json-1.1"
 
 
 @dataclass
@@ -82,17 +90,17 @@ def build(settings: Settings, *, group_commit: bool = False, create_root: bool =
     return Components(settings, store, clock, kms, identities, iam, audit, root)
 
 
-_ROOT_CHECK_AAD = b"trent:root-check:v1"
+ROOT_CHECK_AAD = b"trent:root-check:v1"
 
 
 def _check_root_of_trust(store: SqliteStore | PostgresStore, root: LocalFileRootOfTrust) -> None:
     """Refuse a root key other than the one the database's material is sealed under."""
     sealed = store.root_check()
     if sealed is None:
-        store.set_root_check(root.seal(b"trent root check", _ROOT_CHECK_AAD))
+        store.set_root_check(root.seal(b"trent root check", ROOT_CHECK_AAD))
         sealed = store.root_check() or b""
     try:
-        root.unseal(sealed, _ROOT_CHECK_AAD)
+        root.unseal(sealed, ROOT_CHECK_AAD)
     except RootOfTrustError:
         store.close()
         raise RootOfTrustError(
@@ -113,6 +121,10 @@ def initialize(settings: Settings) -> NewAccessKey | None:
                 f"aws_secret_access_key = {admin.secret_access_key}\n",
             )
             _write_private(settings.data_dir / "config", f"[profile {PROFILE}]\nregion = us-east-1\n")
+        # endpoint_url (and ca_bundle for --tls-self-signed) of this start: AWS_PROFILE=trent alone works.
+        from trent.client_config import update_profile  # noqa: PLC0415 - kept inside initialize()
+
+        update_profile(settings)
         return admin
     finally:
         components.store.close()
@@ -125,8 +137,17 @@ def _write_private(path: Path, text: str) -> None:
 
 
 def create_app(settings: Settings) -> KmsApi:
+    configure_logging(settings.log_format, settings.log_level)
     components = build(settings, group_commit=True)
     kms, clock, audit = components.kms, components.clock, components.audit
+    query = QueryHandler(components.iam)
+    cloudtrail = CloudTrailApi(audit)
+    telemetry = Telemetry(
+        [*ServiceCodec("kms").operation_names, *cloudtrail.codec.operation_names, *query.actions],
+        kms.management.key_counts,
+    )
+    audit.observe_batches(telemetry.audit_batch)
+    telemetry.access.configure(settings.log_format, settings.log_level)
     if settings.dev and settings.dev_clock_offset_seconds:
         clock.advance(timedelta(seconds=settings.dev_clock_offset_seconds))
 
@@ -144,6 +165,7 @@ def create_app(settings: Settings) -> KmsApi:
                         for key, extra in done
                     ]
                 )
+            telemetry.background(event_name, len(done))
             if not done:
                 return
             log.info("%s %s", event_name, done[0][0].arn)
@@ -180,20 +202,37 @@ def create_app(settings: Settings) -> KmsApi:
             "DeleteExpiredKeyMaterial",
         )
 
+    def run_due_sweeps() -> None:
+        for task, what in (
+            (delete_due_keys, "deletion"),
+            (rotate_due_keys, "rotation"),
+            (expire_imported_material, "import expiry"),
+        ):
+            try:
+                task()
+            except Exception:
+                log.exception("%s sweep failed; retrying at the next interval", what)
+
     async def sweep_deletions() -> None:
         # Due deletions and rotations, at the same cadence; a rotation missed while Trent was down
         # happens at the first sweep after the start.
         while True:
-            for task, what in (
-                (delete_due_keys, "deletion"),
-                (rotate_due_keys, "rotation"),
-                (expire_imported_material, "import expiry"),
-            ):
-                try:
-                    task()
-                except Exception:
-                    log.exception("%s sweep failed; retrying at the next interval", what)
+            run_due_sweeps()
             await asyncio.sleep(settings.deletion_sweep_seconds)
+
+    async def flush_access_log() -> None:
+        try:
+            while True:
+                await asyncio.sleep(_ACCESS_LOG_FLUSH_SECONDS)
+                telemetry.access.flush()
+        finally:
+            telemetry.access.flush()  # at shutdown: the last lines too
+
+    async def publish_cache_metrics() -> None:
+        cache = kms.keys.cache
+        while True:
+            await asyncio.sleep(1.0)
+            telemetry.cache_totals(cache.key_hits, cache.key_misses, cache.material_hits, cache.material_misses)
 
     async def promote_replicas() -> None:
         # AWS shows a new replica as Creating for a moment; Trent's moment is at most a second.
@@ -225,19 +264,58 @@ def create_app(settings: Settings) -> KmsApi:
             except Exception:
                 log.exception("audit digest failed; retrying at the next interval")
 
-    async def health(_body: bytes) -> tuple[int, bytes]:
-        return 200, orjson.dumps({"status": "ok"})
+    async def health(_body: bytes, _headers: Mapping[str, str]) -> tuple[int, bytes, bytes]:
+        return 200, orjson.dumps({"status": "ok"}), JSON
 
-    async def advance_clock(body: bytes) -> tuple[int, bytes]:
-        # --dev only: lets tests prove deletion windows (and later rotation) without waiting.
+    def readiness_problems() -> list[str]:
+        """What stops this node from answering: the store, the root of trust, the audit trail."""
+        problems: list[str] = []
+        try:
+            # A write transaction: the store answers and takes writes (the audit trail is in it).
+            with components.store.transaction():
+                sealed = components.store.root_check()
+        except Exception as exc:  # noqa: BLE001 - any failure means not ready
+            return [f"store: {type(exc).__name__}"]
+        try:
+            components.root.unseal(sealed or b"", ROOT_CHECK_AAD)
+        except Exception:  # noqa: BLE001
+            problems.append("root of trust: the test blob does not open")
+        return problems
+
+    async def ready(_body: bytes, _headers: Mapping[str, str]) -> tuple[int, bytes, bytes]:
+        problems = await asyncio.to_thread(readiness_problems)
+        if problems:
+            return 503, orjson.dumps({"status": "not ready", "problems": problems}), JSON
+        return 200, orjson.dumps({"status": "ready"}), JSON
+
+    async def metrics(_body: bytes, headers: Mapping[str, str]) -> tuple[int, bytes, bytes]:
+        token = settings.metrics_token
+        if token and not hmac.compare_digest(headers.get("authorization", "").encode(), f"Bearer {token}".encode()):
+            return 401, orjson.dumps({"__type": "UnauthorizedException", "message": "a bearer token is required"}), JSON
+        body = await asyncio.to_thread(telemetry.exposition)
+        return 200, body, METRICS_CONTENT_TYPE.encode()
+
+    async def advance_clock(body: bytes, _headers: Mapping[str, str]) -> tuple[int, bytes, bytes]:
+        # --dev only: lets tests prove deletion windows, rotation and expiry without waiting.
         try:
             seconds = float(orjson.loads(body or b"{}").get("seconds", 0))
             clock.advance(timedelta(seconds=seconds))
-        except (ValueError, AttributeError, TypeError, orjson.JSONDecodeError):
-            return 400, orjson.dumps({"__type": "ValidationException", "message": "seconds must be >= 0"})
-        return 200, orjson.dumps({"offsetSeconds": clock.offset.total_seconds(), "now": clock.now().isoformat()})
+        except (ValueError, AttributeError, TypeError, OverflowError, orjson.JSONDecodeError):
+            message = "seconds must be a number >= 0 that keeps the clock within the year 9999"
+            return 400, orjson.dumps({"__type": "ValidationException", "message": message}), JSON
+        # What became due happens before the answer, as if the sweeper had run at that moment.
+        run_due_sweeps()
+        now = {"offsetSeconds": clock.offset.total_seconds(), "now": clock.now().isoformat()}
+        return 200, orjson.dumps(now), JSON
 
-    background = [sweep_deletions, promote_replicas, finish_on_demand_rotations, write_digests]
+    background = [
+        sweep_deletions,
+        promote_replicas,
+        finish_on_demand_rotations,
+        write_digests,
+        publish_cache_metrics,
+        flush_access_log,
+    ]
     if not settings.database_url:
         checkpointer = WalCheckpointer(settings.database_path)
 
@@ -251,23 +329,25 @@ def create_app(settings: Settings) -> KmsApi:
 
         background.append(checkpoint_wal)
 
-    routes: dict[str, Route] = {"/_trent/health": health}
+    routes: dict[str, Route] = {"/_trent/health": health, "/_trent/ready": ready, "/metrics": metrics}
     if settings.dev:
         routes["/_trent/dev/advance-clock"] = advance_clock
+    quotas = Quotas(
+        symmetric=settings.throttle_symmetric_rps,
+        asymmetric=settings.throttle_asymmetric_rps,
+        management=settings.throttle_management_rps,
+    )
     config = ApiConfig(
         dev=settings.dev,
         account_id=settings.account_id,
         extra_routes=routes,
         background=background,
+        observers=[telemetry],
+        throttle=Throttle(quotas, workers=settings.workers) if settings.throttling else None,
+        regions=settings.served_regions,
+        body_timeout_seconds=settings.body_timeout_seconds,
     )
-    return KmsApi(
-        config,
-        kms,
-        components.identities,
-        audit,
-        query=QueryHandler(components.iam),
-        cloudtrail=CloudTrailApi(audit),
-    )
+    return KmsApi(config, kms, components.identities, audit, query=query, cloudtrail=cloudtrail)
 
 
 def app_from_env() -> KmsApi:

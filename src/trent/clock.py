@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 
+_LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
 
 class SystemClock:
     """Wall-clock UTC time, optionally shifted forward (only ``--dev`` servers allow shifting)."""
@@ -20,6 +22,10 @@ class SystemClock:
         if delta < timedelta(0):
             raise ValueError("the clock only moves forward")
         with self._lock:
+            # Far enough ahead that every date Trent computes from "now" (deletion windows, a
+            # year of rotation, import expiry) still fits in a datetime.
+            if datetime.now(UTC) + self._offset + delta > _LATEST:
+                raise ValueError("the clock would pass the year 9000")
             self._offset += delta
 
     @property

@@ -283,3 +283,27 @@ def test_export_writes_cloudtrail_log_and_digest_files(audited: tuple[TrentServe
             for text in texts:
                 assert CANARY not in text
                 assert base64.b64encode(CANARY) not in text
+
+
+def test_export_writes_digests_only_for_hours_with_records(audited: tuple[TrentServer, Calls], tmp_path: Path) -> None:
+    # A range from days before the store existed to days in the future: no digest for an empty hour.
+    server, calls = audited
+    out = tmp_path / "export"
+    since = (calls.started - timedelta(days=3)).isoformat()
+    until = (datetime.now(UTC) + timedelta(days=2)).isoformat()
+    printed = ok(server.data_dir, "export", "--since", since, "--until", until, "--out", str(out))
+    db = sqlite3.connect(server.data_dir / "trent.db")
+    try:
+        hours = {int(row[0]) // 3600 for row in db.execute("SELECT event_time FROM audit_events")}
+    finally:
+        db.close()
+    digests = sorted((out / "AWSLogs" / ACCOUNT_ID / "CloudTrail-Digest" / REGION).rglob("*.json.gz"))
+    assert len(digests) == len(hours), printed
+    assert f"and {len(hours)} digest files" in printed
+    starts = set()
+    for path in digests:
+        digest = json.loads(gzip.decompress(path.read_bytes()))
+        assert digest["logFiles"], digest
+        start = datetime.strptime(digest["digestStartTime"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        starts.add(int(start.timestamp()) // 3600)
+    assert starts == hours

@@ -365,11 +365,13 @@ def test_admin_cli_roles_and_policies(secure: TrentServer, tmp_path: Path) -> No
 
 def test_admin_cli_before_the_first_start(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
+    # Admin commands need a store: `trent init` makes it (and the admin key) before any server ran.
+    subprocess.run([str(BIN / "trent"), "init", "--data-dir", str(data_dir)], check=True, capture_output=True)
     trent_iam(data_dir, "create-user", "--user-name", "early")
     key = trent_iam(data_dir, "create-access-key", "--user-name", "early")["AccessKey"]
     srv = TrentServer(data_dir, dev=False).start()
     try:
-        # The server still makes (and writes) its admin key on first start.
+        # The admin key init wrote works against the server.
         root = srv.client("sts", **admin(srv)).get_caller_identity()
         assert root["Arn"] == f"arn:aws:iam::{ACCOUNT_ID}:root"
         early = srv.client("sts", access_key=key["AccessKeyId"], secret_key=key["SecretAccessKey"])

@@ -156,9 +156,8 @@ def test_a_disabled_key_is_not_rotated_until_enabled_again(fresh_server: TrentSe
     with aws_error(kms, "DisabledException", f"{kms.describe_key(KeyId=key_id)['KeyMetadata']['Arn']} is disabled."):
         kms.enable_key_rotation(KeyId=key_id)
     fresh_server.post("/_trent/dev/advance-clock", {"seconds": 91 * DAY})
-    canary_first = kms.list_key_rotations(KeyId=canary)["Rotations"]
-    wait_for(lambda: bool(kms.list_key_rotations(KeyId=canary)["Rotations"]), "the canary's rotation")
-    assert not canary_first
+    # Advancing the clock runs the sweeps that became due before it answers.
+    assert len(kms.list_key_rotations(KeyId=canary)["Rotations"]) == 1
     assert current_material(kms, key_id) == first  # the sweep ran, the disabled key stayed
     kms.enable_key(KeyId=key_id)
     wait_for(lambda: current_material(kms, key_id) != first, "the overdue rotation after enabling")

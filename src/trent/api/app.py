@@ -15,13 +15,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
 import orjson
 
+from trent import __version__
 from trent.api import sigv4
 from trent.api.audit_records import RecordShaper, is_read_only
 from trent.api.codec import OperationCodec, ServiceCodec
@@ -30,7 +31,9 @@ from trent.api.handlers.kms import HANDLERS, Handler, not_yet_supported
 from trent.api.query import decode_form, is_read_only_action, record_parameters
 from trent.domain.audit import TRACKED_OPERATIONS, random_uuid
 from trent.domain.errors import (
+    InvalidSignatureException,
     KMSInternalException,
+    RequestTimeoutException,
     TrentError,
     UnknownOperationException,
     ValidationException,
@@ -42,13 +45,15 @@ from trent.services.audit import AuditService
 from trent.services.audit_broker import AuditBroker
 from trent.services.identity import IdentityService
 from trent.services.kms import Kms
-from trent.services.request import RequestContext
+from trent.services.request import RequestContext, RequestObserver
+from trent.services.throttling import Throttle
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
-Route = Callable[[bytes], Awaitable[tuple[int, bytes]]]
+# An operator route (/_trent/health, /metrics, ...): body and headers in, status, body and content type out.
+Route = Callable[[bytes, Mapping[str, str]], Awaitable[tuple[int, bytes, bytes]]]
 
 MAX_BODY_BYTES = 1024 * 1024
 _MAX_KNOWN_CALLERS = 10_000
@@ -64,6 +69,20 @@ _Result = TypeVar("_Result")
 _JSON_CONTENT_TYPE = b"application/x-amz-json-1.1"
 
 log = logging.getLogger("trent.api")
+
+_ABOUT = (
+    f"This is Trent {__version__}, a key management service that speaks the AWS KMS API: POST / with "
+    "X-Amz-Target: TrentService.<Operation> (AWS JSON 1.1), signed with SigV4 (also CloudTrail LookupEvents, "
+    "STS and IAM). Point an AWS SDK or the AWS CLI at this endpoint (--endpoint-url / AWS_ENDPOINT_URL_KMS). "
+    "Documentation: README.md and docs/ in the Trent distribution. Health: /_trent/health, readiness: "
+    "/_trent/ready, metrics: /metrics."
+)
+
+
+def _not_served(path: str) -> str:
+    if path.startswith("/_trent/dev/"):
+        return f"{path} is served only by a --dev server."
+    return f"{path} is not a Trent path. Operator paths: /_trent/health, /_trent/ready, /metrics."
 
 
 class _BodyTooLargeError(Exception):
@@ -107,6 +126,21 @@ class ApiConfig:
     extra_routes: Mapping[str, Route] = field(default_factory=dict)
     # Long-running tasks (the deletion sweeper) started with the server, cancelled at shutdown.
     background: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
+    # Told of every request once it is answered (metrics, access log).
+    observers: Sequence[RequestObserver] = ()
+    # Request quotas (None: none apply), and the Regions this server serves (None: any).
+    throttle: Throttle | None = None
+    regions: frozenset[str] | None = None
+    # Seconds a client may take to send the body of a request once its headers arrived.
+    body_timeout_seconds: float = 10.0
+
+
+@dataclass(slots=True)
+class _Progress:
+    """How far a request got: which protocol answers its errors, and whether the broker saw it."""
+
+    query_service: str | None = None
+    observed: bool = False
 
 
 class KmsApi:
@@ -124,7 +158,7 @@ class KmsApi:
         self._config = config
         self._kms = kms
         self._identities = identities
-        self._broker = AuditBroker(audit)
+        self._broker = AuditBroker(audit, config.observers)
         self._query = query
         self._cloudtrail = cloudtrail
         self._codec = ServiceCodec("kms")
@@ -141,14 +175,19 @@ class KmsApi:
         if scope["type"] != "http":
             return
         request_id = random_uuid()
-        query_service: list[str] = []  # set once a request is known to be a query-protocol one
+        progress = _Progress()
+        error: TrentError | None = None
         try:
-            status, body, content_type = await self._handle(scope, receive, request_id, query_service)
-        except TrentError as error:
-            status, body, content_type = self._render_error(error, request_id, query_service)
+            status, body, content_type = await self._handle(scope, receive, request_id, progress)
+        except TrentError as exc:
+            error = exc
+            status, body, content_type = self._render_error(exc, request_id, progress)
         except Exception:
             log.exception("internal error handling request %s", request_id)
-            status, body, content_type = self._render_error(KMSInternalException.internal(), request_id, query_service)
+            error = KMSInternalException.internal()
+            status, body, content_type = self._render_error(error, request_id, progress)
+        if error is not None and not progress.observed:
+            self._observe_edge(scope, request_id, error)
         await send(
             {
                 "type": "http.response.start",
@@ -161,6 +200,19 @@ class KmsApi:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+    def _observe_edge(self, scope: Scope, request_id: str, error: TrentError) -> None:
+        """A request refused before it named an operation (unknown target, body too large, ...)."""
+        client = scope.get("client")
+        request = RequestContext(
+            request_id=request_id,
+            event_source="",
+            operation="",
+            read_only=True,
+            source_ip=client[0] if client else "",
+        )
+        for observer in self._config.observers:
+            observer.request_finished(request, error)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         tasks: list[asyncio.Task[None]] = []
@@ -176,44 +228,56 @@ class KmsApi:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
-    def _render_error(self, error: TrentError, request_id: str, query_service: list[str]) -> tuple[int, bytes, bytes]:
-        if query_service and self._query is not None:
+    def _render_error(self, error: TrentError, request_id: str, progress: _Progress) -> tuple[int, bytes, bytes]:
+        if progress.query_service is not None and self._query is not None:
             status, body = self._query.render_error(error, request_id)
             return status, body, _XML
         return status_for(error.code), _error_body(error), _JSON
 
     async def _handle(
-        self, scope: Scope, receive: Receive, request_id: str, query_service: list[str]
+        self, scope: Scope, receive: Receive, request_id: str, progress: _Progress
     ) -> tuple[int, bytes, bytes]:
         headers = _headers(scope)
+        path = scope.get("path", "")
+        if path != "/":
+            extra = self._config.extra_routes.get(path)
+            if extra is not None:
+                return await extra(await self._body(receive, headers), headers)
+            if path.startswith("/_trent/"):
+                raise UnknownOperationException(_not_served(path))
         if self._query is not None and "x-amz-target" not in headers:
             match = _CREDENTIAL_SERVICE.search(headers.get("authorization", ""))
             if match is not None and match.group(1) in self._query.services:
-                query_service.append(match.group(1))
+                progress.query_service = match.group(1)
             elif headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
                 # A form body without a usable signature is still a query-protocol request: answer in
                 # XML (the authentication error follows). STS is the service clients expect there.
-                query_service.append("sts")
-        try:
-            body = await _read_body(receive, headers)
-        except _BodyTooLargeError:
-            raise ValidationException(f"Request body must be no larger than {MAX_BODY_BYTES} bytes.") from None
-        extra = self._config.extra_routes.get(scope.get("path", ""))
-        if extra is not None:
-            status, payload = await extra(body)
-            return status, payload, _JSON
-
-        if query_service and self._query is not None:
-            return await self._query_request(scope, headers, body, request_id, query_service[0])
+                progress.query_service = "sts"
+        body = await self._body(receive, headers)
+        if progress.query_service is not None and self._query is not None:
+            progress.observed = True
+            return await self._query_request(scope, headers, body, request_id, progress.query_service)
 
         target = headers.get("x-amz-target", "")
         if target.startswith(CLOUDTRAIL_TARGET_PREFIX) and self._cloudtrail is not None:
+            progress.observed = True
             return await self._cloudtrail_request(scope, headers, body, request_id, target)
         operation = target[len(KMS_TARGET_PREFIX) :] if target.startswith(KMS_TARGET_PREFIX) else ""
         codec = self._codec.operation(operation) if operation else None
         if codec is None or scope.get("method") != "POST":
-            raise UnknownOperationException("")
+            # An API call AWS does not know gets its bare answer; anything else (a browser, curl
+            # without a target) is told what this endpoint is.
+            raise UnknownOperationException("" if target else _ABOUT)
+        progress.observed = True
         return await self._kms_request(scope, headers, body, request_id, operation, codec)
+
+    async def _body(self, receive: Receive, headers: Mapping[str, str]) -> bytes:
+        try:
+            return await _read_body(receive, headers, self._config.body_timeout_seconds)
+        except _BodyTooLargeError:
+            raise ValidationException(f"Request body must be no larger than {MAX_BODY_BYTES} bytes.") from None
+        except TimeoutError:
+            raise RequestTimeoutException.body_too_slow() from None
 
     # ----------------------------------------------------------------- audited protocols
 
@@ -266,6 +330,8 @@ class KmsApi:
         def work() -> dict[str, Any] | None:
             change_token = self._kms.change_token()
             self._sign_in(request, scope, headers, body, "kms", change_token)
+            if self._config.throttle is not None:
+                self._config.throttle.admit(request.caller.account_id, request.caller.region, operation)
             params = codec.decode(body)
             request.request_parameters = self._kms_shaper.request_parameters(operation, params)
             for token in params.get("GrantTokens") or ():
@@ -336,6 +402,11 @@ class KmsApi:
         self, scope: Scope, headers: Mapping[str, str], body: bytes, service: str, change_token: int | None = None
     ) -> Caller:
         parsed = sigv4.parse_authorization(headers, datetime.now(UTC), service)
+        regions = self._config.regions
+        if regions is not None and parsed.region not in regions and service != "iam":
+            # A signature scoped to a Region this endpoint does not serve (mars-north-9): AWS's endpoints
+            # refuse it rather than opening an empty key space.
+            raise InvalidSignatureException(f"Credential should be scoped to a valid region, not '{parsed.region}'.")
         client = scope.get("client")
         source_ip = client[0] if client else ""
         user_agent = headers.get("user-agent", "")
@@ -349,6 +420,7 @@ class KmsApi:
                 access_key_id=parsed.access_key_id,
                 source_ip=source_ip,
                 user_agent=user_agent,
+                secure_transport=scope.get("scheme") == "https",
             )
         secret, principal = self._identities.lookup(parsed.access_key_id, parsed.session_token, change_token)
         query = scope.get("query_string", b"").decode("latin-1")
@@ -400,24 +472,27 @@ def _headers(scope: Scope) -> dict[str, str]:
     return out
 
 
-async def _read_body(receive: Receive, headers: dict[str, str]) -> bytes:
+async def _read_body(receive: Receive, headers: Mapping[str, str], timeout: float) -> bytes:
+    """The body, refused beyond MAX_BODY_BYTES, and TimeoutError unless it all came within ``timeout``."""
     declared = headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         raise _BodyTooLargeError
     chunks: list[bytes] = []
     size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise _BodyTooLargeError
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
+    # asyncio.timeout, not wait_for: a timer on this task, without a task of its own per request.
+    async with asyncio.timeout(timeout):
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise _BodyTooLargeError
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def _error_body(error: TrentError) -> bytes:

@@ -8,7 +8,10 @@ _SERVER_FAULTS = {
     "KeyUnavailableException": 500,
     "DependencyTimeoutException": 503,
 }
+_OTHER = {
+    "RequestTimeoutException": 408,
+}
 
 
 def status_for(code: str) -> int:
-    return _SERVER_FAULTS.get(code, 400)
+    return _SERVER_FAULTS.get(code) or _OTHER.get(code, 400)

@@ -359,6 +359,11 @@ class QueryHandler:
         self._iam = iam
         self._services = {"sts": _Service("sts", STS_HANDLERS), "iam": _Service("iam", IAM_HANDLERS)}
 
+    @property
+    def actions(self) -> frozenset[str]:
+        """Every action Trent serves for STS and IAM (the metrics' operation labels)."""
+        return frozenset(STS_HANDLERS) | frozenset(IAM_HANDLERS)
+
     def operation(self, service: str, action: str, version: str | None = None) -> QueryOperation:
         """InvalidAction when the service's model has no such operation (or another version)."""
         return self._services[service].operation(action, version)

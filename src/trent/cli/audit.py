@@ -16,12 +16,13 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from trent.cli.init import refuse_missing_store
 from trent.config import ConfigError, settings_from_env
 
 if TYPE_CHECKING:
@@ -125,8 +126,7 @@ def run(args: argparse.Namespace, error: Callable[[str], None]) -> int:
     except ConfigError as exc:
         error(str(exc))
         return 2
-    if not settings.database_url and not settings.database_path.exists():
-        error(f"no Trent database in {settings.data_dir} (use --data-dir or TRENT_DATA_DIR)")
+    if refuse_missing_store(settings):
         return 2
     problem = _search_problem(args) if args.audit_command == "search" else ""
     if problem:
@@ -401,15 +401,20 @@ class _Exporter:
     # -- digests
 
     def write_digests(self, since: datetime, until: datetime) -> None:
-        """One digest per hour of the range and (account, region) that has events, chained."""
+        """One digest per (account, region) and hour of the range that has records, chained.
+
+        Hours without records get no digest file (before the store existed, after --until was
+        reached, or quiet hours between): the chain links each digest to the previous one written.
+        """
         fingerprint = self._audit.signing_key().fingerprint
         for (account, region), files in sorted(self.logs.items()):
-            previous: tuple[str, str, str] | None = None  # (object key, SHA-256 hex, signature hex)
-            for start, end in _hours(since, until):
+            hours: dict[tuple[datetime, datetime], list[_LogFile]] = {}
+            for log_file in files:
                 # A slice that began before --since belongs to the first hour.
-                covered = sorted(
-                    (f for f in files if start <= max(f.start, since) < end), key=lambda f: (f.start, f.oldest)
-                )
+                hours.setdefault(_hour_of(max(log_file.start, since), since, until), []).append(log_file)
+            previous: tuple[str, str, str] | None = None  # (object key, SHA-256 hex, signature hex)
+            for (start, end), covered in sorted(hours.items()):
+                covered.sort(key=lambda f: (f.start, f.oldest))
                 previous = self._write_digest(account, region, start, end, covered, fingerprint, previous)
 
     def _write_digest(
@@ -467,14 +472,10 @@ class _Exporter:
         return key, body_hash, signature.hex()
 
 
-def _hours(since: datetime, until: datetime) -> Iterator[tuple[datetime, datetime]]:
-    """[since, until) cut at whole UTC hours."""
-    start = since
-    while start < until:
-        boundary = start.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
-        end = min(boundary, until)
-        yield start, end
-        start = end
+def _hour_of(moment: datetime, since: datetime, until: datetime) -> tuple[datetime, datetime]:
+    """The piece of [since, until), cut at whole UTC hours, that holds ``moment``."""
+    hour = moment.replace(minute=0, second=0, microsecond=0)
+    return max(hour, since), min(hour + timedelta(hours=1), until)
 
 
 def _export(components: Components, since: datetime, until: datetime, out: Path, width: timedelta) -> int:

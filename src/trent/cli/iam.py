@@ -19,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from trent.cli.init import refuse_missing_store
 from trent.config import DEFAULT_ACCOUNT_ID, ConfigError, settings_from_env
 from trent.domain.audit import random_uuid
 from trent.domain.errors import TrentError
@@ -139,7 +140,10 @@ def run(args: argparse.Namespace, error: Callable[[str], None]) -> int:
     except OSError as exc:
         error(f"cannot read the policy document: {exc.strerror}")
         return 2
-    components = build(settings)
+    if refuse_missing_store(settings):
+        return 2
+    # create_root=False: a store whose root.key is missing must fail to open, not get a new key.
+    components = build(settings, create_root=False)
     try:
         if args.iam_command == "create-account":
             account, key = components.iam.create_account(account_id)

@@ -14,6 +14,11 @@ class TrentError(Exception):
     code: str = "KMSInternalException"
 
     def __init__(self, message: str = "") -> None:
+        if not message.isascii():
+            # A message may quote the request (a policy's element name): what is not UTF-8 there
+            # (a lone surrogate from a \\ud800 escape) is shown escaped, so the answer and its
+            # audit record can always be written.
+            message = message.encode("utf-8", "backslashreplace").decode("utf-8")
         super().__init__(message)
         self.message = message
 
@@ -131,7 +136,17 @@ class AccessDeniedException(TrentError):
 
 
 class ThrottlingException(TrentError):
-    pass
+    @classmethod
+    def rate_exceeded(cls) -> ThrottlingException:
+        return cls("You have exceeded the rate at which you may call KMS. Reduce the frequency of your calls.")
+
+
+class RequestTimeoutException(TrentError):
+    """The client did not send its request in time (a slow or stalled body); SDKs retry it."""
+
+    @classmethod
+    def body_too_slow(cls) -> RequestTimeoutException:
+        return cls("Your socket connection to the server was not read from or written to within the timeout period.")
 
 
 class RequestEntityTooLargeException(TrentError):

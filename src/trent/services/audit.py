@@ -12,7 +12,8 @@ Two ways into the trail, one chain:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -82,8 +83,10 @@ class GroupCommitter:
     the service recovers by itself once the store accepts writes again.
     """
 
-    def __init__(self, writer: AuditBatchWriter) -> None:
+    def __init__(self, writer: AuditBatchWriter, on_batch: Callable[[int, float], None] | None = None) -> None:
         self._writer = writer
+        # Told each batch's size and commit time in seconds (metrics).
+        self.on_batch = on_batch
         self._pending: list[tuple[AuditEvent, asyncio.Future[None]]] = []
         self._draining = False
         self._task: asyncio.Task[None] | None = None
@@ -103,6 +106,7 @@ class GroupCommitter:
                 # Let every request that is ready run up to its own commit first: they join this batch.
                 await asyncio.sleep(0)
                 batch, self._pending = self._pending[:_MAX_BATCH], self._pending[_MAX_BATCH:]
+                started = time.perf_counter()
                 try:
                     self._writer.append([event for event, _ in batch])
                 except Exception as exc:  # noqa: BLE001 - every failure fails the batch closed
@@ -114,6 +118,8 @@ class GroupCommitter:
                     for _, done in batch:
                         if not done.done():
                             done.set_result(None)
+                    if self.on_batch is not None:
+                        self.on_batch(len(batch), time.perf_counter() - started)
         finally:
             self._draining = False
 
@@ -320,6 +326,11 @@ class AuditService:
 
     def append_in_transaction(self, events: Sequence[AuditEvent]) -> None:
         self._store.append_audit(events)
+
+    def observe_batches(self, callback: Callable[[int, float], None]) -> None:
+        """Tell ``callback`` each group commit's size and duration (metrics); no-op without one."""
+        if self._committer is not None:
+            self._committer.on_batch = callback
 
     async def commit(self, event: AuditEvent) -> None:
         """Durable before returning: through the group committer, or directly without one."""

@@ -16,7 +16,7 @@ from typing import TypeVar
 from trent.domain.audit import AuditEvent
 from trent.domain.errors import AuditWriteError, KMSInternalException, TrentError
 from trent.services.audit import AuditService, RequestFacts
-from trent.services.request import RequestContext
+from trent.services.request import RequestContext, RequestObserver
 
 _Result = TypeVar("_Result")
 
@@ -29,11 +29,28 @@ def cloudtrail_error_code(code: str) -> str:
 
 
 class AuditBroker:
-    def __init__(self, audit: AuditService) -> None:
+    def __init__(self, audit: AuditService, observers: Sequence[RequestObserver] = ()) -> None:
         self._audit = audit
+        self._observers = tuple(observers)
 
     async def run(self, request: RequestContext, work: Callable[[], _Result]) -> _Result:
         """Run ``work`` for ``request`` and make its record durable before returning its result."""
+        if not self._observers:
+            return await self._run(request, work)
+        error: TrentError | None = None
+        try:
+            return await self._run(request, work)
+        except TrentError as exc:
+            error = exc
+            raise
+        except Exception:
+            error = KMSInternalException.internal()
+            raise
+        finally:
+            for observer in self._observers:
+                observer.request_finished(request, error)
+
+    async def _run(self, request: RequestContext, work: Callable[[], _Result]) -> _Result:
         try:
             if request.read_only:
                 result = work()

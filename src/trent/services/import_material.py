@@ -42,6 +42,7 @@ from trent.services.ports import Clock, RootOfTrust, Store
 from trent.services.request import RequestContext
 
 IMPORT_PARAMETERS_VALIDITY = timedelta(hours=24)
+EXPIRED_TOKEN_RETENTION = timedelta(days=7)
 MAX_VALID_TO = timedelta(days=365)
 KEY_MATERIAL_EXPIRES = "KEY_MATERIAL_EXPIRES"
 KEY_MATERIAL_DOES_NOT_EXPIRE = "KEY_MATERIAL_DOES_NOT_EXPIRE"
@@ -304,7 +305,8 @@ class ImportMaterial:
     def expire_imported_material(self, batch: int = 100) -> list[tuple[Key, str]]:
         """Background task: delete imported material whose ValidTo has passed; (key, material id)."""
         now = self._clock.now()
-        self._store.delete_expired_import_tokens(now)
+        # Kept a while past their expiry, so that using one still answers ExpiredImportTokenException.
+        self._store.delete_expired_import_tokens(now - EXPIRED_TOKEN_RETENTION)
         expired: list[tuple[Key, str]] = []
         for material in self._store.materials_expiring(now, batch):
             materials = {m.material_id: m for m in self._store.materials(material.key_id)}

@@ -302,3 +302,7 @@ class KeyManagement:
         self._store.update_key(
             replace(key, policy=self._policies.checked(request.caller, policy, key.arn, bypass=bypass))
         )
+
+    def key_counts(self) -> list[tuple[str, str, int]]:
+        """Keys by state and spec in the whole store: an operator's figure (metrics), not an API."""
+        return self._store.count_keys()

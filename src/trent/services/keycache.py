@@ -29,6 +29,11 @@ class KeyCache:
         self._materials: dict[str, dict[str, bytes]] = {}
         self._grants: dict[tuple[str, str], tuple[Grant, ...]] = {}
         self._alias_names: dict[tuple[str, str, str], tuple[str, ...]] = {}
+        # Lookups answered from memory and from the store, for the metrics (read, never reset).
+        self.key_hits = 0
+        self.key_misses = 0
+        self.material_hits = 0
+        self.material_misses = 0
 
     def sync(self, change_token: int | None = None) -> None:
         token = self._store.change_token() if change_token is None else change_token
@@ -46,11 +51,14 @@ class KeyCache:
     def key(self, region: str, key_id: str) -> Key | None:
         cache_key = (region, key_id)
         try:
-            return self._keys[cache_key]
+            found = self._keys[cache_key]
         except KeyError:
+            self.key_misses += 1
             key = self._store.get_key(region, key_id)
             self._keys[cache_key] = key
             return key
+        self.key_hits += 1
+        return found
 
     def alias_target(self, account_id: str, region: str, alias_name: str) -> str | None:
         cache_key = (account_id, region, alias_name)
@@ -83,7 +91,10 @@ class KeyCache:
     def material(self, key_id: str, material_id: str) -> bytes | None:
         """Unsealed material of one version, or None when the key has no such version."""
         versions = self._materials.get(key_id)
-        if versions is None:
+        if versions is not None:
+            self.material_hits += 1
+        else:
+            self.material_misses += 1
             versions = {m.material_id: self._unseal(m) for m in self._store.materials(key_id) if m.present}
             self._materials[key_id] = versions
         return versions.get(material_id)

@@ -9,10 +9,12 @@ CloudTrail record. Nothing here knows HTTP.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
+from trent.domain.errors import TrentError
 from trent.domain.identity import Caller
 
 
@@ -50,6 +52,7 @@ class RequestContext:
     # The record's resources, in the order the use case met them (key ARNs, alias ARNs).
     resources: list[str] = field(default_factory=list)
     service_events: list[ServiceEvent] = field(default_factory=list)
+    started: float = field(default_factory=time.perf_counter)
 
     @property
     def authenticated(self) -> bool:
@@ -76,3 +79,9 @@ class RequestContext:
     @property
     def key_arns(self) -> list[str]:
         return [arn for arn in self.resources if ":key/" in arn]
+
+
+class RequestObserver(Protocol):
+    """Told of every request the broker ran, once its record is durable (metrics, access log)."""
+
+    def request_finished(self, request: RequestContext, error: TrentError | None) -> None: ...

@@ -135,6 +135,12 @@ class KeyTables(SqlBase):
             if remaining is None:
                 self._execute("DELETE FROM key_materials WHERE key_id = ?", (key_id,))
 
+    def count_keys(self) -> list[tuple[str, str, int]]:
+        """(state, key spec, count) over every account and Region, for the metrics."""
+        with self._lock:
+            rows = self._execute("SELECT state, key_spec, COUNT(*) FROM keys GROUP BY state, key_spec").fetchall()
+        return [(str(state), str(spec), int(count)) for state, spec, count in rows]
+
     def root_check(self) -> bytes | None:
         """The value sealed under the database's root key (None until the first start)."""
         with self._lock:

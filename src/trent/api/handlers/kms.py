@@ -90,6 +90,11 @@ def _encode_marker(operation: str, position: str) -> str:
     return base64.urlsafe_b64encode(raw).decode("ascii")
 
 
+# Operations whose marker holds a row number: anything else in one is forged.
+_NUMERIC_MARKERS = frozenset({"ListKeys", "ListGrants", "ListRetirableGrants", "ListKeyRotations"})
+_MAX_MARKER_DIGITS = 18  # below 2**63: what SQLite and PostgreSQL integers hold
+
+
 def _decode_marker(operation: str, marker: str | None) -> str | None:
     if marker is None:
         return None
@@ -99,6 +104,10 @@ def _decode_marker(operation: str, marker: str | None) -> str | None:
         raise InvalidMarkerException.bad() from None
     kind, sep, position = raw.partition("\x00")
     if kind != operation or not sep or not position:
+        raise InvalidMarkerException.bad()
+    if operation in _NUMERIC_MARKERS and not (
+        position.isascii() and position.isdigit() and len(position) <= _MAX_MARKER_DIGITS
+    ):
         raise InvalidMarkerException.bad()
     return position
 
