@@ -345,7 +345,6 @@ def create_app(settings: Settings) -> KmsApi:
         observers=[telemetry],
         throttle=Throttle(quotas, workers=settings.workers) if settings.throttling else None,
         regions=settings.served_regions,
-        body_timeout_seconds=settings.body_timeout_seconds,
     )
     return KmsApi(config, kms, components.identities, audit, query=query, cloudtrail=cloudtrail)
 

@@ -57,7 +57,8 @@ class Settings:
     throttle_symmetric_rps: float = 100_000.0
     throttle_asymmetric_rps: float = 500.0
     throttle_management_rps: float = 1_000.0
-    # Seconds a client may take to send a request's body once its headers arrived.
+    # Seconds a client may take to send a request's headers, and its body after them (slow clients).
+    header_timeout_seconds: float = 10.0
     body_timeout_seconds: float = 10.0
     # The Regions a signature may be scoped to (comma-separated; "*" for any): AWS's commercial ones.
     regions: str = ",".join(AWS_COMMERCIAL_REGIONS)
@@ -89,8 +90,8 @@ class Settings:
             raise ConfigError(f"log level must be debug, info, warning, error or critical, got {self.log_level!r}")
         if min(self.throttle_symmetric_rps, self.throttle_asymmetric_rps, self.throttle_management_rps) < 0:
             raise ConfigError("request quotas must not be negative")
-        if self.body_timeout_seconds <= 0:
-            raise ConfigError("the body timeout must be positive")
+        if self.body_timeout_seconds <= 0 or self.header_timeout_seconds <= 0:
+            raise ConfigError("the header and body timeouts must be positive")
 
     @property
     def served_regions(self) -> frozenset[str] | None:
@@ -154,6 +155,7 @@ def settings_from_env(environ: dict[str, str] | None = None, **overrides: object
         "throttle_symmetric_rps": float,
         "throttle_asymmetric_rps": float,
         "throttle_management_rps": float,
+        "header_timeout_seconds": float,
         "body_timeout_seconds": float,
         "regions": str,
     }

@@ -131,8 +131,8 @@ class ApiConfig:
     # Request quotas (None: none apply), and the Regions this server serves (None: any).
     throttle: Throttle | None = None
     regions: frozenset[str] | None = None
-    # Seconds a client may take to send the body of a request once its headers arrived.
-    body_timeout_seconds: float = 10.0
+    # The web console (trent.console), an ASGI app answering every path under /console.
+    console: Callable[[Scope, Receive, Send], Awaitable[None]] | None = None
 
 
 @dataclass(slots=True)
@@ -173,6 +173,10 @@ class KmsApi:
             await self._lifespan(receive, send)
             return
         if scope["type"] != "http":
+            return
+        console = self._config.console
+        if console is not None and _is_console_path(scope.get("path", "")):
+            await console(scope, receive, send)
             return
         request_id = random_uuid()
         progress = _Progress()
@@ -273,11 +277,9 @@ class KmsApi:
 
     async def _body(self, receive: Receive, headers: Mapping[str, str]) -> bytes:
         try:
-            return await _read_body(receive, headers, self._config.body_timeout_seconds)
+            return await _read_body(receive, headers)
         except _BodyTooLargeError:
             raise ValidationException(f"Request body must be no larger than {MAX_BODY_BYTES} bytes.") from None
-        except TimeoutError:
-            raise RequestTimeoutException.body_too_slow() from None
 
     # ----------------------------------------------------------------- audited protocols
 
@@ -462,6 +464,10 @@ class KmsApi:
         return caller
 
 
+def _is_console_path(path: str) -> bool:
+    return path == "/console" or path.startswith("/console/")
+
+
 def _headers(scope: Scope) -> dict[str, str]:
     # ASGI gives lowercase names; repeated headers are joined as HTTP allows.
     out: dict[str, str] = {}
@@ -472,26 +478,25 @@ def _headers(scope: Scope) -> dict[str, str]:
     return out
 
 
-async def _read_body(receive: Receive, headers: Mapping[str, str], timeout: float) -> bytes:
-    """The body, refused beyond MAX_BODY_BYTES, and TimeoutError unless it all came within ``timeout``."""
+async def _read_body(receive: Receive, headers: Mapping[str, str]) -> bytes:
+    """The body, refused beyond MAX_BODY_BYTES. Its deadline is the protocol's (api/http_protocol.py):
+    a client too slow to send it is answered 408 there, and this sees the disconnect."""
     declared = headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         raise _BodyTooLargeError
     chunks: list[bytes] = []
     size = 0
-    # asyncio.timeout, not wait_for: a timer on this task, without a task of its own per request.
-    async with asyncio.timeout(timeout):
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                break
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > MAX_BODY_BYTES:
-                raise _BodyTooLargeError
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise RequestTimeoutException.body_too_slow()  # gone before the body was complete
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise _BodyTooLargeError
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
