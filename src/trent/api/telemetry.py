@@ -193,7 +193,11 @@ class AccessLog:
             self._stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
         stamp = f"{self._stamp}.{int((now - second) * 1000):03d}Z"
         if self.json:
-            line = orjson.dumps({"time": stamp, "level": "info", "logger": "trent.access", **fields})
+            # orjson of the fields alone, then the fixed prefix: cheaper than merging dicts per line.
+            line = b'{"time":"%s","level":"info","logger":"trent.access",%s' % (
+                stamp.encode(),
+                orjson.dumps(fields)[1:],
+            )
         else:
             pairs = " ".join(f"{k}={v}" for k, v in fields.items() if v is not None)
             line = f"{stamp} INFO trent.access: {pairs}".encode()
