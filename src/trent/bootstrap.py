@@ -21,6 +21,7 @@ from trent.api.telemetry import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from trent.api.telemetry import Telemetry, configure_logging
 from trent.clock import SystemClock
 from trent.config import Settings, settings_from_env
+from trent.console import ConsoleApp
 from trent.domain.errors import RootOfTrustError
 from trent.domain.keys import Key
 from trent.rot.local_file import LocalFileRootOfTrust
@@ -345,6 +346,16 @@ def create_app(settings: Settings) -> KmsApi:
         observers=[telemetry],
         throttle=Throttle(quotas, workers=settings.workers) if settings.throttling else None,
         regions=settings.served_regions,
+        console=ConsoleApp(
+            kms=kms,
+            identities=components.identities,
+            iam=components.iam,
+            audit=audit,
+            account_id=settings.account_id,
+            dev=settings.dev,
+            idle_seconds=float(os.environ.get("TRENT_CONSOLE_IDLE_SECONDS", "900")),
+            observers=[telemetry],
+        ),
     )
     return KmsApi(config, kms, components.identities, audit, query=query, cloudtrail=cloudtrail)
 

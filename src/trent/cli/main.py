@@ -191,6 +191,7 @@ def _banner(settings: Settings, admin: NewAccessKey | None) -> None:
         )
     print(f"    aws --endpoint-url {endpoint} kms create-key --description demo", file=out)
     print(f"  or set AWS_ENDPOINT_URL_KMS={endpoint} for any AWS SDK", file=out)
+    print(f"  console: {endpoint}/console", file=out)
     print(
         f"  metrics: {endpoint}/metrics   health: {endpoint}/_trent/health   ready: {endpoint}/_trent/ready", file=out
     )

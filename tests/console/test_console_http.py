@@ -1,0 +1,242 @@
+"""The console over plain HTTP (no browser): sign-in, CSRF, the wrong-secret alert, the audit record.
+
+A real non-dev `trent serve`; urllib with a cookie jar, redirects not followed so each answer shows.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import http.cookiejar
+import json
+import os
+import re
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from tests.conftest import TrentServer
+from tests.console.conftest import admin
+
+pytestmark = pytest.mark.timeout(120)
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+class Browserless:
+    """A cookie jar and a few helpers; answers as (status, headers, body)."""
+
+    def __init__(self, server: TrentServer) -> None:
+        self.server = server
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar), _NoRedirect)
+
+    def request(self, method: str, path: str, form: dict[str, str] | None = None) -> tuple[int, Any, str]:
+        data = urllib.parse.urlencode(form).encode() if form is not None else None
+        headers = {"user-agent": "console-http-test/1"}
+        if data is not None:
+            headers["content-type"] = "application/x-www-form-urlencoded"
+        request = urllib.request.Request(self.server.endpoint + path, data=data, method=method, headers=headers)
+        try:
+            with self.opener.open(request, timeout=30) as response:
+                return response.status, response.headers, response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.headers, error.read().decode()
+
+    def get(self, path: str) -> tuple[int, Any, str]:
+        return self.request("GET", path)
+
+    def post(self, path: str, form: dict[str, str]) -> tuple[int, Any, str]:
+        return self.request("POST", path, form)
+
+    def csrf(self, path: str = "/console/keys/new") -> str:
+        _, _, body = self.get(path)
+        match = re.search(r'name="csrf_token" value="([^"]+)"', body)
+        assert match is not None, body
+        return match.group(1)
+
+    def sign_in(self, access_key: str, secret_key: str) -> tuple[int, Any, str]:
+        return self.post("/console/sign-in", {"access_key_id": access_key, "secret_access_key": secret_key})
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrentServer]:
+    srv = TrentServer(Path(tmp_path_factory.mktemp("console-http")) / "data", dev=False).start()
+    yield srv
+    srv.stop()
+
+
+def test_console_redirects_to_sign_in_and_signs_in_with_a_cookie_that_is_http_only(server: TrentServer) -> None:
+    client = Browserless(server)
+    status, headers, _ = client.get("/console")
+    assert (status, headers["location"]) == (302, "/console/sign-in")
+    status, _, body = client.get("/console/sign-in")
+    assert status == 200
+    assert 'name="access_key_id"' in body
+    assert 'type="password"' in body
+    assert "Sign in as the dev root" not in body  # --dev only
+    credentials = admin(server)
+    status, headers, _ = client.sign_in(credentials["access_key"], credentials["secret_key"])
+    assert (status, headers["location"]) == (303, "/console/keys")
+    cookie = headers["set-cookie"]
+    assert cookie.startswith("trent_console=")
+    assert "HttpOnly" in cookie
+    assert "SameSite=Strict" in cookie
+    assert "Secure" not in cookie  # plain http here
+    status, _, body = client.get("/console/keys")
+    assert status == 200
+    assert '<table id="keys">' in body
+    for link in ("Keys", "Aliases", "Identities", "Audit"):
+        assert f">{link}</a>" in body
+
+
+def test_a_wrong_secret_shows_the_alert_and_no_session(server: TrentServer) -> None:
+    client = Browserless(server)
+    credentials = admin(server)
+    status, headers, body = client.sign_in(credentials["access_key"], "not-the-secret")
+    assert status == 401
+    assert "set-cookie" not in headers
+    assert re.search(r'role="alert">The access key ID or secret access key is not valid.<', body)
+    assert "Traceback" not in body
+    status, _, body = client.sign_in("AKIAUNKNOWNUNKNOWN00", "whatever")
+    assert status == 401
+    assert "The access key ID or secret access key is not valid." in body
+    status, headers, _ = client.get("/console/keys")
+    assert (status, headers["location"]) == (302, "/console/sign-in")
+
+
+def test_a_post_without_or_with_a_wrong_csrf_token_is_refused_and_changes_nothing(server: TrentServer) -> None:
+    client = Browserless(server)
+    credentials = admin(server)
+    client.sign_in(credentials["access_key"], credentials["secret_key"])
+    kms = server.client("kms", **credentials)
+    before = len(kms.list_keys(Limit=1000)["Keys"])
+    for form in ({"description": "forged"}, {"description": "forged", "csrf_token": "wrong"}):
+        status, _, body = client.post("/console/keys", form)
+        assert status == 403
+        assert "CSRF token missing or invalid" in body
+    assert len(kms.list_keys(Limit=1000)["Keys"]) == before
+    # With the session's token the same form works.
+    status, headers, _ = client.post("/console/keys", {"description": "real", "csrf_token": client.csrf()})
+    assert status == 303
+    assert re.fullmatch(r"/console/keys/[0-9a-f-]{36}", headers["location"])
+
+
+def test_a_console_create_key_is_audited_with_the_console_user_agent(server: TrentServer) -> None:
+    client = Browserless(server)
+    credentials = admin(server)
+    client.sign_in(credentials["access_key"], credentials["secret_key"])
+    status, headers, _ = client.post(
+        "/console/keys",
+        {
+            "csrf_token": client.csrf(),
+            "alias": "console-http-audited",
+            "description": "audited",
+            "key_spec": "SYMMETRIC_DEFAULT",
+            "key_usage": "ENCRYPT_DECRYPT",
+            "origin": "AWS_KMS",
+            "tags": "team=console\nenv=test",
+        },
+    )
+    assert status == 303
+    key_id = headers["location"].rsplit("/", 1)[1]
+    kms = server.client("kms", **credentials)
+    metadata = kms.describe_key(KeyId="alias/console-http-audited")["KeyMetadata"]
+    assert metadata["KeyId"] == key_id
+    assert {t["TagKey"]: t["TagValue"] for t in kms.list_resource_tags(KeyId=key_id)["Tags"]} == {
+        "team": "console",
+        "env": "test",
+    }
+    trail = server.client("cloudtrail", **credentials)
+    deadline = time.monotonic() + 10
+    records: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        events = trail.lookup_events(
+            LookupAttributes=[{"AttributeKey": "ResourceName", "AttributeValue": metadata["Arn"]}]
+        )["Events"]
+        records = [json.loads(e["CloudTrailEvent"]) for e in events if e["EventName"] == "CreateKey"]
+        if records:
+            break
+        time.sleep(0.1)
+    assert len(records) == 1
+    record = records[0]
+    assert record["userAgent"].startswith("trent-console/")
+    assert record["userAgent"].endswith("console-http-test/1")
+    assert record["eventSource"] == "kms.amazonaws.com"
+    assert record["readOnly"] is False
+    assert record["requestParameters"]["description"] == "audited"
+    assert record["userIdentity"]["accessKeyId"] == credentials["access_key"]
+    # The key page shows it; the audit page lists it and its record.
+    status, _, body = client.get(f"/console/keys/{key_id}")
+    assert status == 200
+    assert "alias/console-http-audited" in body
+    assert '<svg role="img"' in body
+    status, _, body = client.get("/console/audit?event_name=CreateKey")
+    assert status == 200
+    assert '<table id="events">' in body
+    assert "Chain intact" in body
+    assert f"/console/audit/{record['eventID']}" in body
+    status, _, body = client.get(f"/console/audit/{record['eventID']}")
+    assert status == 200
+    assert "trent-console/" in body
+
+
+def test_sign_out_ends_the_session(server: TrentServer) -> None:
+    client = Browserless(server)
+    credentials = admin(server)
+    client.sign_in(credentials["access_key"], credentials["secret_key"])
+    status, headers, _ = client.post("/console/sign-out", {"csrf_token": client.csrf()})
+    assert (status, headers["location"]) == (303, "/console/sign-in")
+    status, headers, _ = client.get("/console/keys")
+    assert (status, headers["location"]) == (302, "/console/sign-in")
+
+
+def test_import_key_material_for_an_external_key_through_the_console(server: TrentServer) -> None:
+    client = Browserless(server)
+    credentials = admin(server)
+    client.sign_in(credentials["access_key"], credentials["secret_key"])
+    token = client.csrf()
+    status, headers, _ = client.post("/console/keys", {"csrf_token": token, "origin": "EXTERNAL"})
+    assert status == 303
+    key_path = headers["location"]
+    status, _, body = client.get(key_path)
+    assert "Download wrapping key and import token" in body
+    assert re.search(r'<dd id="key-state">PendingImport</dd>', body)
+    status, _, body = client.post(
+        key_path + "/import-parameters",
+        {"csrf_token": token, "wrapping_algorithm": "RSAES_OAEP_SHA_256", "wrapping_key_spec": "RSA_2048"},
+    )
+    assert status == 200
+    pem = re.search(r'id="wrapping_public_key"[^>]*>([^<]+)<', body)
+    import_token = re.search(r'id="import_token_out"[^>]*>([^<]+)<', body)
+    assert pem is not None
+    assert import_token is not None
+    public = serialization.load_pem_public_key(html.unescape(pem.group(1)).encode())
+    assert isinstance(public, rsa.RSAPublicKey)
+    oaep = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
+    wrapped = public.encrypt(os.urandom(32), oaep)
+    status, headers, body = client.post(
+        key_path + "/import",
+        {
+            "csrf_token": token,
+            "import_token": html.unescape(import_token.group(1)),
+            "encrypted_key_material": base64.b64encode(wrapped).decode(),
+            "expiration_model": "KEY_MATERIAL_DOES_NOT_EXPIRE",
+        },
+    )
+    assert status == 303, body
+    kms = server.client("kms", **credentials)
+    key_id = key_path.rsplit("/", 1)[1]
+    assert kms.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] == "Enabled"
+    assert kms.decrypt(CiphertextBlob=kms.encrypt(KeyId=key_id, Plaintext=b"x")["CiphertextBlob"])["Plaintext"] == b"x"
