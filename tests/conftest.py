@@ -187,3 +187,25 @@ def drop_postgres_schema(url: str) -> None:
     schema = url.rsplit("%3D", 1)[1]
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
         conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+# ----------------------------------------------------------------- web console screenshots
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """Where the console's browser tests (tests/console) left their screenshots, when they took any.
+
+    Here, not in tests/console/conftest.py: under pytest-xdist only this process prints, and it
+    loads only this conftest. The folder is $TRENT_CONSOLE_SCREENSHOTS or console-screenshots in
+    pytest's base temporary directory, the one every worker's own temporary directory is under.
+    """
+    configured = os.environ.get("TRENT_CONSOLE_SCREENSHOTS")
+    if configured:
+        folder = Path(configured).resolve()
+    else:
+        factory = getattr(config, "_tmp_path_factory", None)
+        if factory is None:
+            return
+        folder = factory.getbasetemp() / "console-screenshots"
+    if folder.is_dir() and any(folder.iterdir()):
+        terminalreporter.write_line(f"console screenshots: {folder}")

@@ -67,7 +67,10 @@ class Browserless:
         return match.group(1)
 
     def sign_in(self, access_key: str, secret_key: str) -> tuple[int, Any, str]:
-        return self.post("/console/sign-in", {"access_key_id": access_key, "secret_access_key": secret_key})
+        # The sign-in form's own CSRF token (and its cookie) first, as a browser would have them.
+        token = self.csrf("/console/sign-in")
+        form = {"access_key_id": access_key, "secret_access_key": secret_key, "csrf_token": token}
+        return self.post("/console/sign-in", form)
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +109,8 @@ def test_a_wrong_secret_shows_the_alert_and_no_session(server: TrentServer) -> N
     credentials = admin(server)
     status, headers, body = client.sign_in(credentials["access_key"], "not-the-secret")
     assert status == 401
-    assert "set-cookie" not in headers
+    # No session: at most the sign-in form's token cookie comes back, never trent_console.
+    assert not [c for c in headers.get_all("set-cookie") or [] if c.startswith("trent_console=")]
     assert re.search(r'role="alert">The access key ID or secret access key is not valid.<', body)
     assert "Traceback" not in body
     status, _, body = client.sign_in("AKIAUNKNOWNUNKNOWN00", "whatever")
@@ -240,3 +244,12 @@ def test_import_key_material_for_an_external_key_through_the_console(server: Tre
     key_id = key_path.rsplit("/", 1)[1]
     assert kms.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] == "Enabled"
     assert kms.decrypt(CiphertextBlob=kms.encrypt(KeyId=key_id, Plaintext=b"x")["CiphertextBlob"])["Plaintext"] == b"x"
+
+
+def test_a_sign_in_without_its_form_token_is_refused(server: TrentServer) -> None:
+    """Login CSRF: a sign-in posted from elsewhere carries neither the form's token nor its cookie."""
+    client = Browserless(server)
+    status, _, body = client.post("/console/sign-in", {"access_key_id": "AKIAX", "secret_access_key": "x"})
+    assert status == 403
+    assert "CSRF token missing or invalid" in body
+    assert not any(cookie.name == "trent_console" for cookie in client.jar)

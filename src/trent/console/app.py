@@ -14,6 +14,7 @@ import base64
 import hmac
 import json
 import re
+import secrets
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from importlib import resources
@@ -26,6 +27,7 @@ from trent import __version__
 from trent.console import chart
 from trent.console.http import (
     COOKIE,
+    SIGN_IN_COOKIE,
     FormTooLargeError,
     HttpRequest,
     HttpResponse,
@@ -144,6 +146,12 @@ class ConsoleApp:
         if path == "/console/static/console.css":
             return HttpResponse(200, self._css, b"text/css; charset=utf-8")
         session = self.sessions.get(http.cookies.get(COOKIE))
+        if (
+            path in ("/console/sign-in", "/console/sign-in/dev")
+            and method == "POST"
+            and not self._sign_in_token_ok(http)
+        ):
+            return self._page(http, None, "error.html", status=403, alert=CSRF_MESSAGE, title="Forbidden")
         if path == "/console/sign-in":
             if method == "POST":
                 return await self._sign_in(http)
@@ -328,7 +336,9 @@ class ConsoleApp:
     # ------------------------------------------------------------------ sign-in
 
     def _sign_in_page(self, http: HttpRequest, *, alert: str | None = None, status: int = 200) -> HttpResponse:
-        return self._page(
+        # A login-CSRF guard before any session exists: the token in the form and in a cookie must match.
+        token = http.cookies.get(SIGN_IN_COOKIE) or secrets.token_urlsafe(32)
+        response = self._page(
             http,
             None,
             "sign_in.html",
@@ -336,7 +346,16 @@ class ConsoleApp:
             alert=alert,
             access_key_id=http.field("access_key_id"),
             region=http.field("region") or self._region,
+            sign_in_token=token,
         )
+        response.headers.append(session_cookie(token, secure=http.secure, max_age=900, name=SIGN_IN_COOKIE))
+        return response
+
+    @staticmethod
+    def _sign_in_token_ok(http: HttpRequest) -> bool:
+        expected = http.cookies.get(SIGN_IN_COOKIE, "")
+        submitted = http.field("csrf_token")
+        return bool(expected) and hmac.compare_digest(submitted.encode(), expected.encode())
 
     async def _sign_in(self, http: HttpRequest) -> HttpResponse:
         access_key_id = http.field("access_key_id").strip()

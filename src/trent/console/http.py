@@ -15,6 +15,8 @@ Send = Callable[[Message], Awaitable[None]]
 
 MAX_FORM_BYTES = 1024 * 1024
 COOKIE = "trent_console"
+# Before there is a session: the sign-in forms' CSRF token, also kept in this cookie (double submit).
+SIGN_IN_COOKIE = "trent_console_sign_in"
 
 # Nothing is loaded from elsewhere, no script runs, no page frames this one.
 _SECURITY_HEADERS = [
@@ -122,8 +124,8 @@ def redirect(location: str, status: int = 303) -> HttpResponse:
     return HttpResponse(status, b"", b"text/plain; charset=utf-8", [(b"location", location.encode())])
 
 
-def session_cookie(value: str, *, secure: bool, max_age: int | None = None) -> tuple[bytes, bytes]:
-    parts = [f"{COOKIE}={value}", "Path=/console", "HttpOnly", "SameSite=Strict"]
+def session_cookie(value: str, *, secure: bool, max_age: int | None = None, name: str = COOKIE) -> tuple[bytes, bytes]:
+    parts = [f"{name}={value}", "Path=/console", "HttpOnly", "SameSite=Strict"]
     if secure:
         parts.append("Secure")
     if max_age is not None:
