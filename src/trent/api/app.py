@@ -442,20 +442,11 @@ class KmsApi:
         known = self._callers.get(seen)
         if known is not None and known[0] is principal:
             return known[1]
-        caller = Caller(
-            account_id=principal.account_id,
-            arn=principal.arn,
-            principal_type=principal.principal_type,
+        caller = principal.caller(
             region=parsed.region,
             access_key_id=parsed.access_key_id,
-            user_name=principal.user_name,
             source_ip=source_ip,
             user_agent=user_agent,
-            principal_id=principal.principal_id,
-            role_arn=principal.role_arn,
-            session_name=principal.session_name,
-            session_issued=principal.session_issued,
-            identity_policies=principal.identity_policies,
             secure_transport=secure,
         )
         if len(self._callers) >= _MAX_KNOWN_CALLERS:

@@ -244,20 +244,11 @@ class ConsoleApp:
                 secure_transport=http.secure,
             )
         _secret, principal = self._identities.lookup(session.access_key_id, None, change_token)
-        return Caller(
-            account_id=principal.account_id,
-            arn=principal.arn,
-            principal_type=principal.principal_type,
+        return principal.caller(
             region=session.region,
             access_key_id=session.access_key_id,
-            user_name=principal.user_name,
             source_ip=http.client_ip,
             user_agent=user_agent,
-            principal_id=principal.principal_id,
-            role_arn=principal.role_arn,
-            session_name=principal.session_name,
-            session_issued=principal.session_issued,
-            identity_policies=principal.identity_policies,
             secure_transport=http.secure,
         )
 
@@ -680,20 +671,30 @@ class ConsoleApp:
             chart_colours=chart.colours(usage) if usage is not None else {},
         )
 
+    def _simple_key_actions(self) -> dict[str, tuple[str, Callable[[RequestContext, str], object], str]]:
+        """Actions that take only the key: (AWS operation, use case, what the page then says)."""
+        management, rotation = self._kms.management, self._kms.rotation
+        return {
+            "disable": ("DisableKey", management.disable_key, "Key disabled."),
+            "enable": ("EnableKey", management.enable_key, "Key enabled."),
+            "cancel-deletion": (
+                "CancelKeyDeletion",
+                management.cancel_key_deletion,
+                "Key deletion cancelled; the key is Disabled.",
+            ),
+            "rotation/disable": ("DisableKeyRotation", rotation.disable_key_rotation, "Automatic rotation disabled."),
+            "rotate": ("RotateKeyOnDemand", rotation.rotate_key_on_demand, "On-demand rotation started."),
+        }
+
     async def _key_action(self, http: HttpRequest, session: Session, key_id: str, action: str) -> HttpResponse:
         ref: dict[str, Any] = {"keyId": key_id}
         management, rotation = self._kms.management, self._kms.rotation
         try:
-            if action == "disable":
-                await self._kms_call(
-                    http, session, "DisableKey", ref, lambda r: management.disable_key(r, key_id), read_only=False
-                )
-                session.flash = "Key disabled."
-            elif action == "enable":
-                await self._kms_call(
-                    http, session, "EnableKey", ref, lambda r: management.enable_key(r, key_id), read_only=False
-                )
-                session.flash = "Key enabled."
+            simple = self._simple_key_actions().get(action)
+            if simple is not None:
+                operation, use_case, done = simple
+                await self._kms_call(http, session, operation, ref, lambda r: use_case(r, key_id), read_only=False)
+                session.flash = done
             elif action == "schedule-deletion":
                 days_text = http.field("pending_window_days", "30").strip() or "30"
                 if not days_text.isdigit():
@@ -708,16 +709,6 @@ class ConsoleApp:
                     read_only=False,
                 )
                 session.flash = f"Key deletion scheduled in {days} days."
-            elif action == "cancel-deletion":
-                await self._kms_call(
-                    http,
-                    session,
-                    "CancelKeyDeletion",
-                    ref,
-                    lambda r: management.cancel_key_deletion(r, key_id),
-                    read_only=False,
-                )
-                session.flash = "Key deletion cancelled; the key is Disabled."
             elif action == "description":
                 description = http.field("description")
                 await self._kms_call(
@@ -774,26 +765,6 @@ class ConsoleApp:
                     read_only=False,
                 )
                 session.flash = f"Automatic rotation enabled every {period} days."
-            elif action == "rotation/disable":
-                await self._kms_call(
-                    http,
-                    session,
-                    "DisableKeyRotation",
-                    ref,
-                    lambda r: rotation.disable_key_rotation(r, key_id),
-                    read_only=False,
-                )
-                session.flash = "Automatic rotation disabled."
-            elif action == "rotate":
-                await self._kms_call(
-                    http,
-                    session,
-                    "RotateKeyOnDemand",
-                    ref,
-                    lambda r: rotation.rotate_key_on_demand(r, key_id),
-                    read_only=False,
-                )
-                session.flash = "On-demand rotation started."
             elif action == "grants":
                 grantee = http.field("grantee_principal").strip()
                 operations = http.fields("operations")

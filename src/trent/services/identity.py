@@ -27,7 +27,7 @@ from datetime import datetime
 from trent.crypto.random import random_bytes
 from trent.domain.errors import ExpiredTokenException, RootOfTrustError, UnrecognizedClientException
 from trent.domain.iam import Account, Role, Session, assumed_role_arn
-from trent.domain.identity import AccessKey
+from trent.domain.identity import AccessKey, Caller
 from trent.domain.ids import account_root_arn
 from trent.services.iam_ports import IamStore
 from trent.services.ports import Clock, RootOfTrust
@@ -112,6 +112,27 @@ class Principal:
     session_issued: datetime | None = None
     # Identity policy documents: the inline policies of the user, or of the session's role.
     identity_policies: tuple[str, ...] = ()
+
+    def caller(
+        self, *, region: str, access_key_id: str, source_ip: str, user_agent: str, secure_transport: bool
+    ) -> Caller:
+        """This principal making one request (the API's SigV4 requests and the console's alike)."""
+        return Caller(
+            account_id=self.account_id,
+            arn=self.arn,
+            principal_type=self.principal_type,
+            region=region,
+            access_key_id=access_key_id,
+            user_name=self.user_name,
+            source_ip=source_ip,
+            user_agent=user_agent,
+            principal_id=self.principal_id,
+            role_arn=self.role_arn,
+            session_name=self.session_name,
+            session_issued=self.session_issued,
+            identity_policies=self.identity_policies,
+            secure_transport=secure_transport,
+        )
 
 
 @dataclass(frozen=True, slots=True)
