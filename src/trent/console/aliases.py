@@ -1,0 +1,87 @@
+"""Console pages for aliases."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from trent.console.core import Pages, alert_text
+from trent.console.http import HttpRequest, HttpResponse, redirect
+from trent.console.sessions import Session
+from trent.domain.aliases import Alias
+from trent.domain.errors import (
+    TrentError,
+)
+
+
+class AliasPages(Pages):
+    """Aliases: customer aliases to edit, AWS managed ones apart and read-only."""
+
+    async def route(self, http: HttpRequest, session: Session, rest: list[str], method: str) -> HttpResponse:
+        if method == "POST" and rest == ["create"]:
+            return await self._create_alias(http, session)
+        if method == "POST" and rest == ["delete"]:
+            return await self._delete_alias(http, session)
+        return await self._aliases_page(http, session)
+
+    async def _aliases_page(self, http: HttpRequest, session: Session, *, alert: str | None = None) -> HttpResponse:
+        marker = http.arg("marker") or None
+        params = {"limit": 100} | ({"marker": marker} if marker else {})
+        customer: list[Any] = []
+        managed: list[Any] = []
+        next_url = None
+        try:
+            page = await self._kms_call(
+                http,
+                session,
+                "ListAliases",
+                params,
+                lambda r: self._kms.aliases.list_aliases(r, None, marker, 100),
+                read_only=True,
+            )
+            for alias in page.items:
+                target = alias.target_key_id if isinstance(alias, Alias) else None
+                entry = {"name": alias.alias_name, "target": target}
+                (managed if alias.alias_name.startswith("alias/aws/") else customer).append(entry)
+            if page.next_position is not None:
+                next_url = "/console/aliases?" + urlencode({"marker": page.next_position})
+        except TrentError as error:
+            alert = alert or alert_text(error)
+        return self._page(
+            http, session, "aliases.html", alert=alert, customer=customer, managed=managed, next_url=next_url
+        )
+
+    async def _create_alias(self, http: HttpRequest, session: Session) -> HttpResponse:
+        name = http.field("alias_name").strip()
+        if name and not name.startswith("alias/"):
+            name = "alias/" + name
+        target = http.field("target_key_id").strip()
+        try:
+            await self._kms_call(
+                http,
+                session,
+                "CreateAlias",
+                {"aliasName": name, "targetKeyId": target},
+                lambda r: self._kms.aliases.create_alias(r, name, target),
+                read_only=False,
+            )
+        except TrentError as error:
+            return await self._aliases_page(http, session, alert=alert_text(error))
+        session.flash = f"Alias {name} created."
+        return redirect("/console/aliases")
+
+    async def _delete_alias(self, http: HttpRequest, session: Session) -> HttpResponse:
+        name = http.field("alias_name").strip()
+        try:
+            await self._kms_call(
+                http,
+                session,
+                "DeleteAlias",
+                {"aliasName": name},
+                lambda r: self._kms.aliases.delete_alias(r, name),
+                read_only=False,
+            )
+        except TrentError as error:
+            return await self._aliases_page(http, session, alert=alert_text(error))
+        session.flash = f"Alias {name} deleted."
+        return redirect("/console/aliases")

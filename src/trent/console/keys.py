@@ -1,0 +1,638 @@
+"""Console pages for keys."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import urlencode
+
+from trent.console import chart
+from trent.console.audit import AuditPages
+from trent.console.core import ConsoleCore, Pages, alert_text, error_status, parse_time
+from trent.console.http import HttpRequest, HttpResponse, redirect
+from trent.console.sessions import Session
+from trent.domain.errors import (
+    TrentError,
+    ValidationException,
+)
+from trent.domain.grants import grantable_operations
+from trent.domain.keys import USAGES_BY_SPEC, Key, KeyState
+from trent.services.request import RequestContext
+
+KEYS_PER_PAGE = 25
+KEY_SPECS = tuple(USAGES_BY_SPEC)
+KEY_USAGES = tuple(sorted({usage for usages in USAGES_BY_SPEC.values() for usage in usages}))
+ORIGINS = ("AWS_KMS", "EXTERNAL")
+WRAPPING_ALGORITHMS = ("RSAES_OAEP_SHA_256", "RSAES_OAEP_SHA_1", "RSA_AES_KEY_WRAP_SHA_256", "RSA_AES_KEY_WRAP_SHA_1")
+WRAPPING_KEY_SPECS = ("RSA_2048", "RSA_3072", "RSA_4096")
+STATES = tuple(state.value for state in KeyState)
+_ALIAS_NAME = re.compile(r"^alias/[a-zA-Z0-9/_-]{1,250}$")
+_KEY_ID = re.compile(r"^(mrk-)?[0-9a-f-]{32,36}$")
+
+
+class KeyPages(Pages):
+    """Keys: the list, create, the detail page and every action on one key."""
+
+    def __init__(self, core: ConsoleCore, audit_pages: AuditPages) -> None:
+        super().__init__(core)
+        self._usage = audit_pages.usage
+
+    async def route(self, http: HttpRequest, session: Session, rest: list[str], method: str) -> HttpResponse:
+        if not rest:
+            if method == "POST":
+                return await self._create_key(http, session)
+            return await self._keys_page(http, session)
+        if rest == ["new"]:
+            return self._new_key_page(http, session)
+        key_id = rest[0]
+        if not _KEY_ID.match(key_id):
+            return self._page(http, session, "error.html", status=404, alert="Not found", title="Not found")
+        if len(rest) == 1:
+            return await self._key_page(http, session, key_id)
+        if rest[1:] == ["public-key.pem"]:
+            return await self._public_key(http, session, key_id)
+        if method == "POST":
+            return await self._key_action(http, session, key_id, "/".join(rest[1:]))
+        return self._page(http, session, "error.html", status=404, alert="Not found", title="Not found")
+
+    async def _keys_page(self, http: HttpRequest, session: Session) -> HttpResponse:
+        marker = http.arg("marker")
+        if marker and not (marker.isdigit() and len(marker) <= 18):
+            marker = ""
+        filters = {name: http.arg(name) for name in ("q", "state", "spec", "usage", "origin", "multi_region")}
+        params: dict[str, Any] = {"limit": KEYS_PER_PAGE} | ({"marker": marker} if marker else {})
+        try:
+            page = await self._kms_call(
+                http,
+                session,
+                "ListKeys",
+                params,
+                lambda r: self._kms.management.list_keys(r, marker or None, KEYS_PER_PAGE),
+                read_only=True,
+            )
+        except TrentError as error:
+            return self._page(
+                http, session, "keys.html", alert=alert_text(error), rows=[], filters=filters, **_choices()
+            )
+        rows: list[dict[str, Any]] = []
+        for listed in page.items:
+            row = await self._key_row(http, session, listed, filters)
+            if row is not None:
+                rows.append(row)
+        next_url = None
+        if page.next_position is not None:
+            next_url = "/console/keys?" + urlencode(
+                {**{k: v for k, v in filters.items() if v}, "marker": page.next_position}
+            )
+        first_url = "/console/keys?" + urlencode({k: v for k, v in filters.items() if v}) if marker else None
+        filtered = any(filters.values())
+        return self._page(
+            http,
+            session,
+            "keys.html",
+            rows=rows,
+            filters=filters,
+            next_url=next_url,
+            first_url=first_url,
+            filtered=filtered,
+            scanned=len(page.items),
+            **_choices(),
+        )
+
+    async def _key_row(
+        self, http: HttpRequest, session: Session, listed: Key, filters: Mapping[str, str]
+    ) -> dict[str, Any] | None:
+        """One row: DescribeKey (the caller may see the key's id but not its metadata), then its aliases."""
+        try:
+            key = await self._kms_call(
+                http,
+                session,
+                "DescribeKey",
+                {"keyId": listed.key_id},
+                lambda r: self._kms.management.describe_key(r, listed.key_id),
+                read_only=True,
+            )
+        except TrentError as error:
+            if any(filters.values()):
+                return None  # nothing to filter on: a key the caller cannot describe matches no filter
+            return {"key_id": listed.key_id, "error": error.code, "aliases": []}
+        if not _matches(key, filters):
+            return None
+        aliases: list[str] = []
+        try:
+            page = await self._kms_call(
+                http,
+                session,
+                "ListAliases",
+                {"keyId": key.key_id},
+                lambda r: self._kms.aliases.list_aliases(r, key.key_id, None, 100),
+                read_only=True,
+            )
+            aliases = [a.alias_name for a in page.items]
+        except TrentError:
+            pass
+        q = filters.get("q", "").lower()
+        if q and not (q in key.key_id.lower() or q in key.description.lower() or any(q in a.lower() for a in aliases)):
+            return None
+        return {"key_id": key.key_id, "key": key, "aliases": aliases, "error": None}
+
+    def _new_key_page(
+        self, http: HttpRequest, session: Session, *, alert: str | None = None, status: int = 200
+    ) -> HttpResponse:
+        form = {
+            name: http.field(name)
+            for name in ("alias", "description", "key_spec", "key_usage", "origin", "tags", "policy", "multi_region")
+        }
+        return self._page(http, session, "key_new.html", status=status, alert=alert, form=form, **_choices())
+
+    async def _create_key(self, http: HttpRequest, session: Session) -> HttpResponse:
+        alias = http.field("alias").strip()
+        if alias and not alias.startswith("alias/"):
+            alias = "alias/" + alias
+        if alias and (not _ALIAS_NAME.match(alias) or alias.startswith("alias/aws/")):
+            return self._new_key_page(
+                http,
+                session,
+                alert='ValidationException: An alias is "alias/" followed by letters, digits, "/", "_" or "-", '
+                "and alias/aws/ is reserved for AWS managed keys.",
+                status=400,
+            )
+        try:
+            tags = _parse_tags(http.field("tags"))
+        except ValueError as exc:
+            return self._new_key_page(http, session, alert=f"ValidationException: {exc}", status=400)
+        spec = http.field("key_spec") or "SYMMETRIC_DEFAULT"
+        usage = http.field("key_usage") or None
+        origin = http.field("origin") or "AWS_KMS"
+        policy = http.field("policy").strip() or None
+        multi_region = http.field("multi_region") in ("true", "on", "1")
+        description = http.field("description")
+        params: dict[str, Any] = {"keySpec": spec, "keyUsage": usage or "ENCRYPT_DECRYPT", "origin": origin}
+        if description:
+            params["description"] = description
+        if multi_region:
+            params["multiRegion"] = True
+        if tags:
+            params["tags"] = [{"tagKey": k, "tagValue": v} for k, v in tags]
+        if policy:
+            params["policy"] = policy
+
+        def create(r: RequestContext) -> Key:
+            key = self._kms.management.create_key(
+                r,
+                description=description or None,
+                key_usage=usage,
+                key_spec=spec,
+                customer_master_key_spec=None,
+                origin=origin,
+                policy=policy,
+                tags=tags,
+                multi_region=multi_region,
+                custom_key_store_id=None,
+                xks_key_id=None,
+            )
+            r.response_elements = {"keyMetadata": _metadata_record(key)}
+            return key
+
+        try:
+            key = await self._kms_call(http, session, "CreateKey", params, create, read_only=False)
+        except TrentError as error:
+            return self._new_key_page(http, session, alert=alert_text(error), status=error_status(error))
+        if alias:
+            try:
+                await self._kms_call(
+                    http,
+                    session,
+                    "CreateAlias",
+                    {"aliasName": alias, "targetKeyId": key.key_id},
+                    lambda r: self._kms.aliases.create_alias(r, alias, key.key_id),
+                    read_only=False,
+                )
+            except TrentError as error:
+                session.flash = f"The key was created, but its alias was not: {alert_text(error)}"
+                return redirect(f"/console/keys/{key.key_id}")
+        session.flash = f"Key {key.key_id} created."
+        return redirect(f"/console/keys/{key.key_id}")
+
+    async def _key_page(
+        self,
+        http: HttpRequest,
+        session: Session,
+        key_id: str,
+        *,
+        alert: str | None = None,
+        status: int = 200,
+        policy_text: str | None = None,
+        tags_text: str | None = None,
+    ) -> HttpResponse:
+        ref = {"keyId": key_id}
+        try:
+            key: Key = await self._kms_call(
+                http,
+                session,
+                "DescribeKey",
+                ref,
+                lambda r: self._kms.management.describe_key(r, key_id),
+                read_only=True,
+            )
+        except TrentError as error:
+            return self._error_page(http, session, error, "Key")
+        errors: dict[str, str] = {}
+        aliases: list[str] = []
+        try:
+            page = await self._kms_call(
+                http,
+                session,
+                "ListAliases",
+                ref,
+                lambda r: self._kms.aliases.list_aliases(r, key_id, None, 100),
+                read_only=True,
+            )
+            aliases = [a.alias_name for a in page.items]
+        except TrentError as error:
+            errors["aliases"] = alert_text(error)
+        tags: dict[str, str] = {}
+        try:
+            tags = await self._kms_call(
+                http,
+                session,
+                "ListResourceTags",
+                ref,
+                lambda r: self._kms.aliases.list_resource_tags(r, key_id),
+                read_only=True,
+            )
+        except TrentError as error:
+            errors["tags"] = alert_text(error)
+        policy = ""
+        try:
+            policy, _name = await self._kms_call(
+                http,
+                session,
+                "GetKeyPolicy",
+                {**ref, "policyName": "default"},
+                lambda r: self._kms.management.get_key_policy(r, key_id, None),
+                read_only=True,
+            )
+            policy = _pretty_json(policy)
+        except TrentError as error:
+            errors["policy"] = alert_text(error)
+        rotation = None
+        rotations: list[Any] = []
+        if key.supports_rotation and key.state is not KeyState.PENDING_IMPORT:
+            try:
+                rotation = await self._kms_call(
+                    http,
+                    session,
+                    "GetKeyRotationStatus",
+                    ref,
+                    lambda r: self._kms.rotation.get_key_rotation_status(r, key_id),
+                    read_only=True,
+                )
+                rotations_page = await self._kms_call(
+                    http,
+                    session,
+                    "ListKeyRotations",
+                    ref,
+                    lambda r: self._kms.rotation.list_key_rotations(r, key_id, False, 0, 100),
+                    read_only=True,
+                )
+                rotations = list(rotations_page.items)
+            except TrentError as error:
+                errors["rotation"] = alert_text(error)
+        grants: list[Any] = []
+        try:
+            grants_page = await self._kms_call(
+                http,
+                session,
+                "ListGrants",
+                ref,
+                lambda r: self._kms.grants.list_grants(r, key_id, None, None, None, 100),
+                read_only=True,
+            )
+            grants = list(grants_page.items)
+        except TrentError as error:
+            errors["grants"] = alert_text(error)
+        usage, usage_error = await self._usage(http, session, key.arn)
+        tags_value = tags_text if tags_text is not None else "\n".join(f"{k}={v}" for k, v in sorted(tags.items()))
+        return self._page(
+            http,
+            session,
+            "key.html",
+            status=status,
+            alert=alert,
+            key=key,
+            aliases=aliases,
+            tags=tags,
+            tags_text=tags_value,
+            policy_text=policy_text if policy_text is not None else policy,
+            rotation=rotation,
+            rotations=rotations,
+            grants=grants,
+            grant_operations=sorted(grantable_operations(key.key_spec, key.key_usage)),
+            **_choices(),
+            errors=errors,
+            usage=usage,
+            usage_error=usage_error,
+            chart_svg=chart.svg(usage) if usage is not None else None,
+            chart_colours=chart.colours(usage) if usage is not None else {},
+        )
+
+    def _simple_key_actions(self) -> dict[str, tuple[str, Callable[[RequestContext, str], object], str]]:
+        """Actions that take only the key: (AWS operation, use case, what the page then says)."""
+        management, rotation = self._kms.management, self._kms.rotation
+        return {
+            "disable": ("DisableKey", management.disable_key, "Key disabled."),
+            "enable": ("EnableKey", management.enable_key, "Key enabled."),
+            "cancel-deletion": (
+                "CancelKeyDeletion",
+                management.cancel_key_deletion,
+                "Key deletion cancelled; the key is Disabled.",
+            ),
+            "rotation/disable": ("DisableKeyRotation", rotation.disable_key_rotation, "Automatic rotation disabled."),
+            "rotate": ("RotateKeyOnDemand", rotation.rotate_key_on_demand, "On-demand rotation started."),
+        }
+
+    async def _key_action(self, http: HttpRequest, session: Session, key_id: str, action: str) -> HttpResponse:
+        ref: dict[str, Any] = {"keyId": key_id}
+        management, rotation = self._kms.management, self._kms.rotation
+        try:
+            simple = self._simple_key_actions().get(action)
+            if simple is not None:
+                operation, use_case, done = simple
+                await self._kms_call(http, session, operation, ref, lambda r: use_case(r, key_id), read_only=False)
+                session.flash = done
+            elif action == "schedule-deletion":
+                days_text = http.field("pending_window_days", "30").strip() or "30"
+                if not days_text.isdigit():
+                    raise ValidationException("The waiting period must be a whole number of days from 7 to 30.")
+                days = int(days_text)
+                await self._kms_call(
+                    http,
+                    session,
+                    "ScheduleKeyDeletion",
+                    {**ref, "pendingWindowInDays": days},
+                    lambda r: management.schedule_key_deletion(r, key_id, days),
+                    read_only=False,
+                )
+                session.flash = f"Key deletion scheduled in {days} days."
+            elif action == "description":
+                description = http.field("description")
+                await self._kms_call(
+                    http,
+                    session,
+                    "UpdateKeyDescription",
+                    {**ref, "description": description},
+                    lambda r: management.update_key_description(r, key_id, description),
+                    read_only=False,
+                )
+                session.flash = "Description saved."
+            elif action == "policy":
+                text = http.field("policy")
+                try:
+                    await self._kms_call(
+                        http,
+                        session,
+                        "PutKeyPolicy",
+                        {**ref, "policyName": "default", "policy": text},
+                        lambda r: management.put_key_policy(r, key_id, text, None, None),
+                        read_only=False,
+                    )
+                except TrentError as error:
+                    return await self._key_page(
+                        http, session, key_id, alert=alert_text(error), status=error_status(error), policy_text=text
+                    )
+                session.flash = "Key policy saved."
+            elif action == "tags":
+                text = http.field("tags")
+                try:
+                    wanted = dict(_parse_tags(text))
+                except ValueError as exc:
+                    return await self._key_page(
+                        http, session, key_id, alert=f"ValidationException: {exc}", status=400, tags_text=text
+                    )
+                try:
+                    await self._save_tags(http, session, key_id, wanted)
+                except TrentError as error:
+                    return await self._key_page(
+                        http, session, key_id, alert=alert_text(error), status=error_status(error), tags_text=text
+                    )
+                session.flash = "Tags saved."
+            elif action == "rotation/enable":
+                days_text = http.field("rotation_period_days", "365").strip() or "365"
+                if not days_text.isdigit():
+                    raise ValidationException("The rotation period must be a whole number of days from 90 to 2560.")
+                period = int(days_text)
+                await self._kms_call(
+                    http,
+                    session,
+                    "EnableKeyRotation",
+                    {**ref, "rotationPeriodInDays": period},
+                    lambda r: rotation.enable_key_rotation(r, key_id, period),
+                    read_only=False,
+                )
+                session.flash = f"Automatic rotation enabled every {period} days."
+            elif action == "grants":
+                grantee = http.field("grantee_principal").strip()
+                operations = http.fields("operations")
+                name = http.field("name").strip() or None
+                params = {**ref, "granteePrincipal": grantee, "operations": operations} | (
+                    {"name": name} if name else {}
+                )
+                await self._kms_call(
+                    http,
+                    session,
+                    "CreateGrant",
+                    params,
+                    lambda r: self._kms.grants.create_grant(r, key_id, grantee, operations, None, None, name, False),
+                    read_only=False,
+                )
+                session.flash = "Grant created."
+            elif action == "grants/revoke":
+                grant_id = http.field("grant_id")
+                await self._kms_call(
+                    http,
+                    session,
+                    "RevokeGrant",
+                    {**ref, "grantId": grant_id},
+                    lambda r: self._kms.grants.revoke_grant(r, key_id, grant_id, False),
+                    read_only=False,
+                )
+                session.flash = "Grant revoked."
+            elif action == "import-parameters":
+                return await self._import_parameters(http, session, key_id)
+            elif action == "import":
+                await self._import_material(http, session, key_id)
+                session.flash = "Key material imported."
+            else:
+                return self._page(http, session, "error.html", status=404, alert="Not found", title="Not found")
+        except TrentError as error:
+            return await self._key_page(http, session, key_id, alert=alert_text(error), status=error_status(error))
+        return redirect(f"/console/keys/{key_id}")
+
+    async def _import_parameters(self, http: HttpRequest, session: Session, key_id: str) -> HttpResponse:
+        """GetParametersForImport: the wrapping public key (PEM) and the import token (base64), shown once."""
+        algorithm = http.field("wrapping_algorithm") or "RSAES_OAEP_SHA_256"
+        spec = http.field("wrapping_key_spec") or "RSA_2048"
+        parameters = await self._kms_call(
+            http,
+            session,
+            "GetParametersForImport",
+            {"keyId": key_id, "wrappingAlgorithm": algorithm, "wrappingKeySpec": spec},
+            lambda r: self._kms.imports.get_parameters_for_import(r, key_id, algorithm, spec),
+            read_only=True,
+        )
+        return self._page(
+            http,
+            session,
+            "import_parameters.html",
+            key_id=key_id,
+            algorithm=algorithm,
+            spec=spec,
+            public_key_pem=_pem(parameters.public_key),
+            import_token=base64.b64encode(parameters.import_token).decode("ascii"),
+            valid_to=parameters.valid_to,
+        )
+
+    async def _import_material(self, http: HttpRequest, session: Session, key_id: str) -> None:
+        try:
+            token = base64.b64decode(http.field("import_token").strip(), validate=True)
+            material = base64.b64decode(http.field("encrypted_key_material").strip(), validate=True)
+        except ValueError:
+            raise ValidationException("The import token and the wrapped key material must be base64.") from None
+        expiration = http.field("expiration_model") or "KEY_MATERIAL_DOES_NOT_EXPIRE"
+        valid_to = None
+        if expiration == "KEY_MATERIAL_EXPIRES":
+            try:
+                valid_to = parse_time(http.field("valid_to").strip())
+            except ValueError:
+                raise ValidationException("Valid to is a time like 2030-01-31T13:45 (UTC).") from None
+        params: dict[str, Any] = {"keyId": key_id, "expirationModel": expiration}
+        if valid_to is not None:
+            params["validTo"] = valid_to.isoformat()
+        await self._kms_call(
+            http,
+            session,
+            "ImportKeyMaterial",
+            params,
+            lambda r: self._kms.imports.import_key_material(
+                r, key_id, token, material, valid_to, expiration, None, None, None
+            ),
+            read_only=False,
+        )
+
+    async def _save_tags(self, http: HttpRequest, session: Session, key_id: str, wanted: dict[str, str]) -> None:
+        """Make the key's tags exactly ``wanted``: UntagResource for those gone, TagResource for the rest."""
+        ref = {"keyId": key_id}
+        current: dict[str, str] = await self._kms_call(
+            http,
+            session,
+            "ListResourceTags",
+            ref,
+            lambda r: self._kms.aliases.list_resource_tags(r, key_id),
+            read_only=True,
+        )
+        gone = sorted(set(current) - set(wanted))
+        changed = [(k, v) for k, v in sorted(wanted.items()) if current.get(k) != v]
+        if changed:
+            await self._kms_call(
+                http,
+                session,
+                "TagResource",
+                {**ref, "tags": [{"tagKey": k, "tagValue": v} for k, v in changed]},
+                lambda r: self._kms.aliases.tag_resource(r, key_id, changed),
+                read_only=False,
+            )
+        if gone:
+            await self._kms_call(
+                http,
+                session,
+                "UntagResource",
+                {**ref, "tagKeys": gone},
+                lambda r: self._kms.aliases.untag_resource(r, key_id, gone),
+                read_only=False,
+            )
+
+    async def _public_key(self, http: HttpRequest, session: Session, key_id: str) -> HttpResponse:
+        try:
+            result = await self._kms_call(
+                http,
+                session,
+                "GetPublicKey",
+                {"keyId": key_id},
+                lambda r: self._kms.asymmetric.get_public_key(r, key_id),
+                read_only=True,
+            )
+        except TrentError as error:
+            return self._error_page(http, session, error, "Public key")
+        pem = _pem(result.public_key)
+        return HttpResponse(
+            200,
+            pem.encode(),
+            b"application/x-pem-file",
+            [(b"content-disposition", f'attachment; filename="{key_id}.pem"'.encode())],
+        )
+
+
+def _choices() -> dict[str, Any]:
+    return {
+        "key_specs": KEY_SPECS,
+        "key_usages": KEY_USAGES,
+        "origins": ORIGINS,
+        "states": STATES,
+        "wrapping_algorithms": WRAPPING_ALGORITHMS,
+        "wrapping_key_specs": WRAPPING_KEY_SPECS,
+    }
+
+
+def _matches(key: Key, filters: Mapping[str, str]) -> bool:
+    if filters.get("state") and key.state.value != filters["state"]:
+        return False
+    if filters.get("spec") and key.key_spec != filters["spec"]:
+        return False
+    if filters.get("usage") and key.key_usage != filters["usage"]:
+        return False
+    if filters.get("origin") and key.origin != filters["origin"]:
+        return False
+    region_filter = filters.get("multi_region")
+    return not (region_filter in ("true", "false") and key.multi_region != (region_filter == "true"))
+
+
+def _parse_tags(text: str) -> list[tuple[str, str]]:
+    tags: list[tuple[str, str]] = []
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line:
+            continue
+        key, sep, value = line.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"Tag line {number} is not key=value.")
+        tags.append((key.strip(), value.strip()))
+    return tags
+
+
+def _pretty_json(text: str) -> str:
+    try:
+        return json.dumps(json.loads(text), indent=2)
+    except ValueError:
+        return text
+
+
+def _metadata_record(key: Key) -> dict[str, Any]:
+    return {
+        "keyId": key.key_id,
+        "arn": key.arn,
+        "keyState": key.state.value,
+        "keySpec": key.key_spec,
+        "keyUsage": key.key_usage,
+        "origin": key.origin,
+        "multiRegion": key.multi_region,
+    }
+
+
+def _pem(der: bytes) -> str:
+    body = base64.b64encode(der).decode("ascii")
+    lines = [body[i : i + 64] for i in range(0, len(body), 64)]
+    return "-----BEGIN PUBLIC KEY-----\n" + "\n".join(lines) + "\n-----END PUBLIC KEY-----\n"
