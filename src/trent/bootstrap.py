@@ -353,8 +353,10 @@ def create_app(settings: Settings) -> KmsApi:
             audit=audit,
             account_id=settings.account_id,
             dev=settings.dev,
+            sessions=components.store,
             idle_seconds=float(os.environ.get("TRENT_CONSOLE_IDLE_SECONDS", "900")),
             observers=[telemetry],
+            regions=sorted(settings.served_regions or ()),
         ),
     )
     return KmsApi(config, kms, components.identities, audit, query=query, cloudtrail=cloudtrail)

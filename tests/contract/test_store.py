@@ -327,3 +327,26 @@ def test_state_changes_are_pushed_to_listening_postgresql_nodes() -> None:
         listening.close()
         other.close()
         drop_postgres_schema(url)
+
+
+def test_console_sessions_are_shared_expire_and_never_move_the_change_token(backend: Backend) -> None:
+    from trent.domain.console_sessions import ConsoleSessionRecord
+
+    a, b = backend.open(), backend.open()
+    before = b.change_token()
+    a.insert_console_session(ConsoleSessionRecord("h1", "AKIA1", "us-east-1", False, NOW, NOW, None))
+    a.insert_console_session(
+        ConsoleSessionRecord("h2", "AKIA2", "eu-west-1", True, NOW, NOW - timedelta(hours=1), "hello")
+    )
+    got = b.console_session("h1")  # another connection (another worker, another node) sees it
+    assert got == ConsoleSessionRecord("h1", "AKIA1", "us-east-1", False, NOW, NOW, None)
+    b.update_console_session("h1", region="ap-south-1", flash="Key disabled.", last_seen=NOW + timedelta(seconds=5))
+    got = a.console_session("h1")
+    assert got is not None
+    assert (got.region, got.flash, got.last_seen) == ("ap-south-1", "Key disabled.", NOW + timedelta(seconds=5))
+    assert a.delete_console_sessions_idle_since(NOW - timedelta(minutes=15)) == 1
+    assert b.console_session("h2") is None
+    b.delete_console_session("h1")
+    assert a.console_session("h1") is None
+    # Sessions are not KMS state: other processes' caches must not be emptied by a page view.
+    assert b.change_token() == before

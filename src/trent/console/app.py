@@ -34,8 +34,10 @@ from trent.console.http import (
 )
 from trent.console.identities import IdentityPages
 from trent.console.keys import KeyPages
-from trent.console.sessions import DEFAULT_IDLE_SECONDS, Session, SessionStore
+from trent.console.sessions import DEFAULT_IDLE_SECONDS, Session, SessionStore, SessionTable
+from trent.console.sign_in_throttle import SignInThrottle
 from trent.domain.errors import (
+    ThrottlingException,
     TrentError,
     UnrecognizedClientException,
 )
@@ -46,8 +48,10 @@ from trent.services.kms import Kms
 from trent.services.request import RequestObserver
 
 BAD_CREDENTIALS = "The access key ID or secret access key is not valid."
+REGION_MESSAGE = "Region is not a valid AWS Region name."
 CSRF_MESSAGE = "CSRF token missing or invalid"
 DEV_ACCESS_KEY_ID = "TRENTCONSOLEDEVROOT"
+REGION_NAME = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
 _DUMMY_SECRET = "x" * 40
 
 
@@ -63,13 +67,24 @@ class ConsoleApp:
         audit: AuditService,
         account_id: str,
         dev: bool,
+        sessions: SessionTable,
         idle_seconds: float = DEFAULT_IDLE_SECONDS,
         observers: Sequence[RequestObserver] = (),
         default_region: str = "us-east-1",
+        regions: Sequence[str] = (),
+        sign_in_throttle: SignInThrottle | None = None,
     ) -> None:
         self._core = ConsoleCore(
-            kms=kms, identities=identities, iam=iam, audit=audit, account_id=account_id, dev=dev, observers=observers
+            kms=kms,
+            identities=identities,
+            iam=iam,
+            audit=audit,
+            account_id=account_id,
+            dev=dev,
+            observers=observers,
+            regions=regions,
         )
+        self._regions = frozenset(regions)
         self._identities = identities
         self._broker = self._core.broker
         self._page = self._core.page
@@ -77,7 +92,8 @@ class ConsoleApp:
         self._caller = self._core.caller
         self._dev = dev
         self._region = default_region
-        self.sessions = SessionStore(idle_seconds)
+        self.sessions = SessionStore(sessions, idle_seconds, allow_dev_root=dev)
+        self._throttle = sign_in_throttle or SignInThrottle()
         audit_pages = AuditPages(self._core)
         self._sections: dict[str, Section] = {
             "keys": KeyPages(self._core, audit_pages),
@@ -130,6 +146,13 @@ class ConsoleApp:
             return redirect("/console/sign-in", 303 if method == "POST" else 302)
         if method == "POST" and not session.csrf_ok(http.field("csrf_token") or None):
             return self._page(http, session, "error.html", status=403, alert=CSRF_MESSAGE, title="Forbidden")
+        try:
+            return await self._signed_in(http, session, path, method)
+        finally:
+            if path != "/console/sign-out":
+                self.sessions.save(session)  # this request's message for the next page, a new Region
+
+    async def _signed_in(self, http: HttpRequest, session: Session, path: str, method: str) -> HttpResponse:
         if path == "/console":
             return redirect("/console/keys", 302)
         if path == "/console/sign-out" and method == "POST":
@@ -139,6 +162,8 @@ class ConsoleApp:
                 b"",
                 headers=[(b"location", b"/console/sign-in"), session_cookie("", secure=http.secure, max_age=0)],
             )
+        if path == "/console/region" and method == "POST":
+            return self._switch_region(http, session)
         parts = path.split("/")[2:]  # after "/console"
         section = parts[0]
         pages = self._sections.get(section)
@@ -176,8 +201,9 @@ class ConsoleApp:
         access_key_id = http.field("access_key_id").strip()
         submitted = http.field("secret_access_key")
         region = http.field("region").strip() or self._region
-        if not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d{1,2}", region):
-            return self._sign_in_page(http, alert="Region is not a valid AWS Region name.", status=400)
+        if not self._region_ok(region):
+            return self._sign_in_page(http, alert=REGION_MESSAGE, status=400)
+        wait = self._throttle.retry_after(http.client_ip, access_key_id)
         # CloudTrail records console sign-ins as ConsoleLogin (signin.amazonaws.com), failures too.
         request = self._context(http, SIGNIN, "ConsoleLogin", read_only=False)
         request.claimed_access_key_id = access_key_id
@@ -185,6 +211,8 @@ class ConsoleApp:
         request.request_parameters = None
 
         def work() -> None:
+            if wait is not None:
+                raise ThrottlingException(f"Too many failed sign-in attempts. Try again in {wait} seconds.")
             try:
                 secret, _principal = self._identities.lookup(access_key_id) if access_key_id else ("", None)
             except TrentError:
@@ -193,15 +221,35 @@ class ConsoleApp:
             matches = hmac.compare_digest(submitted.encode(), expected.encode())
             if not secret or not matches:
                 raise UnrecognizedClientException(BAD_CREDENTIALS)
-            session = Session("", "", access_key_id, region, dev_root=False)
+            session = Session("", access_key_id, region, dev_root=False)
             request.authenticate(self._caller(http, session, None))
             request.response_elements = {"ConsoleLogin": "Success"}
 
         try:
             await self._broker.run(request, work)
+        except ThrottlingException as error:
+            return self._sign_in_page(http, alert=error.message, status=429)
         except TrentError:
+            self._throttle.failed(http.client_ip, access_key_id)
             return self._sign_in_page(http, alert=BAD_CREDENTIALS, status=401)
+        self._throttle.succeeded(access_key_id)
         return self._start_session(http, self.sessions.create(access_key_id, region))
+
+    def _region_ok(self, region: str) -> bool:
+        if self._regions:
+            return region in self._regions
+        return REGION_NAME.fullmatch(region) is not None
+
+    def _switch_region(self, http: HttpRequest, session: Session) -> HttpResponse:
+        region = http.field("region").strip()
+        if not self._region_ok(region):
+            return self._page(http, session, "error.html", status=400, alert=REGION_MESSAGE, title="Bad request")
+        session.region = region
+        session.flash = f"Now working in {region}."
+        # Back to the section the switch was made in: its resources are of the old Region.
+        section = http.field("back").removeprefix("/console/").split("/")[0]
+        known = section in self._sections or section == "usage"
+        return redirect(f"/console/{section}" if known else "/console/keys", 303)
 
     def _dev_sign_in(self, http: HttpRequest) -> HttpResponse:
         return self._start_session(http, self.sessions.create(DEV_ACCESS_KEY_ID, self._region, dev_root=True))

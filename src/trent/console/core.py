@@ -58,8 +58,10 @@ class ConsoleCore:
         account_id: str,
         dev: bool,
         observers: Sequence[RequestObserver] = (),
+        regions: Sequence[str] = (),
     ) -> None:
         self.kms = kms
+        self.regions = tuple(sorted(regions))  # offered by the Region switcher; empty: any name
         self.identities = identities
         self.iam = iam
         self.audit = audit
@@ -173,6 +175,7 @@ class ConsoleCore:
             dev=self.dev,
             version=__version__,
             path=http.path,
+            regions=self.regions,
             **context,
         )
         return HttpResponse(status, html.encode())

@@ -5,13 +5,14 @@ from __future__ import annotations
 from psycopg_pool import ConnectionPool
 
 from trent.storage.audit_tables import AuditTables, StoreAuditWriter
+from trent.storage.console_tables import ConsoleSessionTables
 from trent.storage.grant_tables import GrantTables
 from trent.storage.iam_tables import IamTables
 from trent.storage.key_tables import KeyTables
 from trent.storage.postgres_base import PostgresBase, StateListener, migrate, open_pool
 
 
-class PostgresStore(KeyTables, AuditTables, IamTables, GrantTables, PostgresBase):
+class PostgresStore(KeyTables, AuditTables, IamTables, GrantTables, ConsoleSessionTables, PostgresBase):
     """Implements ``trent.services.ports.Store`` (and the IAM and audit stores) on PostgreSQL."""
 
     @classmethod

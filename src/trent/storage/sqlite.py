@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from trent.storage.audit_tables import AuditTables, StoreAuditWriter
+from trent.storage.console_tables import ConsoleSessionTables
 from trent.storage.grant_tables import GrantTables
 from trent.storage.iam_tables import IamTables
 from trent.storage.key_tables import KeyTables
 from trent.storage.sqlite_base import SqliteBase
 
 
-class SqliteStore(KeyTables, AuditTables, IamTables, GrantTables, SqliteBase):
+class SqliteStore(KeyTables, AuditTables, IamTables, GrantTables, ConsoleSessionTables, SqliteBase):
     """Implements ``trent.services.ports.Store`` (and the IAM and audit stores) on one SQLite file."""
 
 
