@@ -22,10 +22,11 @@ from trent.api.telemetry import Telemetry, configure_logging
 from trent.clock import SystemClock
 from trent.config import Settings, settings_from_env
 from trent.console import ConsoleApp
+from trent.domain.audit import VerifyReport
 from trent.domain.errors import RootOfTrustError
 from trent.domain.keys import Key
 from trent.rot.local_file import LocalFileRootOfTrust
-from trent.services.audit import AuditService, GroupCommitter
+from trent.services.audit import AuditService, GroupCommitter, verify_store
 from trent.services.iam import IamService
 from trent.services.identity import IdentityService, NewAccessKey
 from trent.services.kms import Kms
@@ -357,9 +358,28 @@ def create_app(settings: Settings) -> KmsApi:
             idle_seconds=float(os.environ.get("TRENT_CONSOLE_IDLE_SECONDS", "900")),
             observers=[telemetry],
             regions=sorted(settings.served_regions or ()),
+            verify_trail=_trail_verifier(settings, components.store),
         ),
     )
     return KmsApi(config, kms, components.identities, audit, query=query, cloudtrail=cloudtrail)
+
+
+def _trail_verifier(settings: Settings, serving: SqliteStore | PostgresStore) -> Callable[[], VerifyReport]:
+    """The console's chain check, on a store object of its own: it reads the whole trail, and the
+    serving store's lock (which every request takes) must not wait for it."""
+
+    def verify() -> VerifyReport:
+        store: SqliteStore | PostgresStore
+        if isinstance(serving, PostgresStore):
+            store = PostgresStore(serving.pool)
+        else:
+            store = SqliteStore(settings.database_path, migrate=False)
+        try:
+            return verify_store(store)
+        finally:
+            store.close()
+
+    return verify
 
 
 def app_from_env() -> KmsApi:

@@ -247,7 +247,10 @@ def test_create_a_key_with_alias_and_tags_encrypt_with_boto3_and_see_it_in_audit
     expect(events).to_be_visible()
     encrypt_row = events.locator("tr").filter(has=page.locator("td", has_text=re.compile(r"^\s*Encrypt\s*$"))).first
     expect(encrypt_row).to_be_visible()
+    page.get_by_role("link", name="Verify the chain").click()
+    expect(page).to_have_url(re.compile(r"/console/audit/verify$"))
     expect(page.get_by_text("Chain intact")).to_be_visible()
+    page.go_back()
     encrypt_row.locator("a[href*='/console/audit/']").first.click()
     expect(page).to_have_url(re.compile(r"/console/audit/[^/?#]+$"))
     event_id = page.url.rsplit("/", 1)[1]

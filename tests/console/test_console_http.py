@@ -189,8 +189,11 @@ def test_a_console_create_key_is_audited_with_the_console_user_agent(server: Tre
     status, _, body = client.get("/console/audit?event_name=CreateKey")
     assert status == 200
     assert '<table id="events">' in body
-    assert "Chain intact" in body
+    assert 'href="/console/audit/verify"' in body
     assert f"/console/audit/{record['eventID']}" in body
+    status, _, body = client.get("/console/audit/verify")
+    assert status == 200
+    assert re.search(r"Chain intact: \d+ records", body), body
     status, _, body = client.get(f"/console/audit/{record['eventID']}")
     assert status == 200
     assert "trent-console/" in body
@@ -253,3 +256,38 @@ def test_a_sign_in_without_its_form_token_is_refused(server: TrentServer) -> Non
     assert status == 403
     assert "CSRF token missing or invalid" in body
     assert not any(cookie.name == "trent_console" for cookie in client.jar)
+
+
+def test_the_verify_page_finds_a_record_altered_behind_the_servers_back(tmp_path: Path) -> None:
+    import sqlite3
+
+    server = TrentServer(tmp_path / "data", dev=False).start()
+    try:
+        client = Browserless(server)
+        credentials = admin(server)
+        client.sign_in(credentials["access_key"], credentials["secret_key"])
+        server.client("kms", **credentials).create_key(Description="to be audited")
+        status, _, body = client.get("/console/audit/verify")
+        assert (status, "Chain intact" in body) == (200, True), body
+        with sqlite3.connect(server.data_dir / "trent.db") as db:
+            db.execute("UPDATE audit_events SET record = CAST(replace(CAST(record AS TEXT), 'to be audited', "
+                       "'nothing here') AS BLOB) WHERE event_name = 'CreateKey'")  # fmt: skip
+        status, _, body = client.get("/console/audit/verify")
+        assert status == 200
+        assert re.search(r"Chain broken at record \d+: altered", body), body
+    finally:
+        server.stop()
+
+
+def test_a_user_who_may_not_look_up_events_does_not_see_the_chain_report(server: TrentServer) -> None:
+    kms_admin = admin(server)
+    iam = server.client("iam", **kms_admin)
+    iam.create_user(UserName="no-trail-reader")
+    key = iam.create_access_key(UserName="no-trail-reader")["AccessKey"]
+    client = Browserless(server)
+    status, _, _ = client.sign_in(key["AccessKeyId"], key["SecretAccessKey"])
+    assert status == 303
+    status, _, body = client.get("/console/audit/verify")
+    assert status in {400, 403}, body
+    assert "AccessDenied" in body
+    assert "Chain intact" not in body

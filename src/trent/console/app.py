@@ -12,7 +12,7 @@ from __future__ import annotations
 import hmac
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib import resources
 
 from trent.console.aliases import AliasPages
@@ -36,6 +36,7 @@ from trent.console.identities import IdentityPages
 from trent.console.keys import KeyPages
 from trent.console.sessions import DEFAULT_IDLE_SECONDS, Session, SessionStore, SessionTable
 from trent.console.sign_in_throttle import SignInThrottle
+from trent.domain.audit import VerifyReport
 from trent.domain.errors import (
     ThrottlingException,
     TrentError,
@@ -73,6 +74,7 @@ class ConsoleApp:
         default_region: str = "us-east-1",
         regions: Sequence[str] = (),
         sign_in_throttle: SignInThrottle | None = None,
+        verify_trail: Callable[[], VerifyReport] | None = None,
     ) -> None:
         self._core = ConsoleCore(
             kms=kms,
@@ -83,6 +85,7 @@ class ConsoleApp:
             dev=dev,
             observers=observers,
             regions=regions,
+            verify_trail=verify_trail,
         )
         self._regions = frozenset(regions)
         self._identities = identities

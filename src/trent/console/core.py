@@ -17,7 +17,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from trent import __version__
 from trent.console.http import HttpRequest, HttpResponse
 from trent.console.sessions import Session
-from trent.domain.audit import TRACKED_OPERATIONS, random_uuid
+from trent.domain.audit import TRACKED_OPERATIONS, VerifyReport, random_uuid
 from trent.domain.errors import (
     AccessDeniedException,
     ExpiredTokenException,
@@ -59,8 +59,10 @@ class ConsoleCore:
         dev: bool,
         observers: Sequence[RequestObserver] = (),
         regions: Sequence[str] = (),
+        verify_trail: Callable[[], VerifyReport] | None = None,
     ) -> None:
         self.kms = kms
+        self.verify_trail = verify_trail or audit.verify
         self.regions = tuple(sorted(regions))  # offered by the Region switcher; empty: any name
         self.identities = identities
         self.iam = iam

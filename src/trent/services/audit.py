@@ -415,12 +415,21 @@ class AuditService:
         return rows, None
 
     def verify(self) -> VerifyReport:
-        # One snapshot: records a running server appends meanwhile would otherwise look like records
-        # added behind the head's back.
-        with self._store.read_snapshot():
-            keys = {key.fingerprint: key.public_der for key in self._store.audit_signing_keys()}
-            head = self._store.audit_head()
-            return verify_trail(self._store.audit_events(), self._store.audit_digests(), keys, head)
+        return verify_store(self._store)
+
+
+def verify_store(store: AuditStore) -> VerifyReport:
+    """The hash chain and signed digests of the trail in ``store``, read in one snapshot.
+
+    A function of the store, not of a service: the console runs it on a connection of its own, so
+    reading the whole trail never holds the serving connection's lock.
+    """
+    # One snapshot: records a running server appends meanwhile would otherwise look like records
+    # added behind the head's back.
+    with store.read_snapshot():
+        keys = {key.fingerprint: key.public_der for key in store.audit_signing_keys()}
+        head = store.audit_head()
+        return verify_trail(store.audit_events(), store.audit_digests(), keys, head)
 
 
 def _account_of(arn: str, default: str) -> str:
