@@ -754,3 +754,52 @@ def test_pages_fit_a_narrow_screen(console_server: TrentServer, browser: Any) ->
             overflowing[path] = width
     ctx.close()
     assert not overflowing, overflowing
+
+
+# ----------------------------------------------------------------- import key material as files
+
+
+def test_import_key_material_with_the_downloaded_zip_and_uploaded_files(
+    console_server: TrentServer, page: Any, tmp_path: Path
+) -> None:
+    """As in AWS's console: download ImportParameters.zip, wrap with openssl as its README says, upload."""
+    import shutil
+    import subprocess
+    import zipfile
+
+    if shutil.which("openssl") is None:
+        pytest.fail("the openssl command line is needed (.ci/run installs it)")
+    server, kms = console_server, kms_of(console_server)
+    sign_in(page, server, admin(server))
+    key_id = create_key_through_form(page, server, alias="alias/console-byok", origin="EXTERNAL")
+    expect(state_cell(page, "PendingImport")).to_be_visible()
+    page.get_by_label("Wrapping algorithm").select_option("RSAES_OAEP_SHA_256")
+    page.get_by_label("Wrapping key spec").select_option("RSA_3072")
+    with page.expect_download() as download_info:
+        page.get_by_role("button", name=re.compile(r"^Download wrapping key and import token")).click()
+    archive = tmp_path / "ImportParameters.zip"
+    download_info.value.save_as(archive)
+    with zipfile.ZipFile(archive) as files:
+        assert sorted(files.namelist()) == ["ImportToken.bin", "README.txt", "WrappingPublicKey.bin"]
+        files.extractall(tmp_path)
+    readme = (tmp_path / "README.txt").read_text()
+    assert key_id in readme
+    assert "RSA_3072" in readme
+    material = tmp_path / "PlaintextKeyMaterial.bin"
+    material.write_bytes(os.urandom(32))
+    command = readme.split("is wrapped with:\n", 1)[1].split("\nthen upload", 1)[0].replace("\\\n", " ")
+    subprocess.run(command, shell=True, cwd=tmp_path, check=True, capture_output=True)  # noqa: S602 - the README's own command
+    page.get_by_label("Import token file (ImportToken.bin)").set_input_files(str(tmp_path / "ImportToken.bin"))
+    page.get_by_label("Wrapped key material file (EncryptedKeyMaterial.bin)").set_input_files(
+        str(tmp_path / "EncryptedKeyMaterial.bin")
+    )
+    page.get_by_role("button", name="Import key material").click()
+    expect(page.get_by_role("status").filter(has_text="Key material imported.")).to_be_visible()
+    expect(state_cell(page, "Enabled")).to_be_visible()
+    blob = kms.encrypt(KeyId="alias/console-byok", Plaintext=b"bring your own key")["CiphertextBlob"]
+    assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"bring your own key"
+    # Pasted material that is not base64 is refused on the page, and nothing is imported.
+    page.get_by_label("Import token file (ImportToken.bin)").set_input_files(str(tmp_path / "ImportToken.bin"))
+    page.get_by_label("Wrapped key material (base64)").fill("not base64!")
+    page.get_by_role("button", name="Import key material").click()
+    expect(alert(page, "ValidationException")).to_be_visible()

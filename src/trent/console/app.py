@@ -21,6 +21,7 @@ from trent.console.core import SIGNIN, ConsoleCore, Section, SignedOutError
 from trent.console.http import (
     COOKIE,
     SIGN_IN_COOKIE,
+    BadFormError,
     FormTooLargeError,
     HttpRequest,
     HttpResponse,
@@ -116,6 +117,9 @@ class ConsoleApp:
             http = await read_request(scope, receive)
         except FormTooLargeError:
             await send_response(send, HttpResponse(413, b"Form too large", b"text/plain; charset=utf-8"))
+            return
+        except BadFormError:
+            await send_response(send, HttpResponse(400, b"Malformed form data", b"text/plain; charset=utf-8"))
             return
         try:
             response = await self._route(http)

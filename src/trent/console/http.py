@@ -8,6 +8,9 @@ from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import parse_qs
 
+from python_multipart import create_form_parser
+from python_multipart.exceptions import FormParserError
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -35,6 +38,10 @@ class FormTooLargeError(Exception):
     pass
 
 
+class BadFormError(Exception):
+    """A multipart body that does not parse."""
+
+
 @dataclass
 class HttpRequest:
     method: str
@@ -45,6 +52,7 @@ class HttpRequest:
     secure: bool
     client_ip: str
     form: dict[str, list[str]] = field(default_factory=dict)
+    files: dict[str, bytes] = field(default_factory=dict)  # multipart uploads, by field name
 
     def arg(self, name: str, default: str = "") -> str:
         values = self.query.get(name)
@@ -56,6 +64,10 @@ class HttpRequest:
 
     def fields(self, name: str) -> list[str]:
         return self.form.get(name, [])
+
+    def file(self, name: str) -> bytes:
+        """An uploaded file's bytes; empty when none was chosen."""
+        return self.files.get(name, b"")
 
     @property
     def user_agent(self) -> str:
@@ -96,8 +108,36 @@ async def read_request(scope: Scope, receive: Receive) -> HttpRequest:
     )
     if method == "POST":
         body = await _read_body(receive, headers)
-        request.form = parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True)
+        if headers.get("content-type", "").lower().startswith("multipart/form-data"):
+            request.form, request.files = _parse_multipart(headers, body)
+        else:
+            request.form = parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True)
     return request
+
+
+def _parse_multipart(headers: dict[str, str], body: bytes) -> tuple[dict[str, list[str]], dict[str, bytes]]:
+    form: dict[str, list[str]] = {}
+    files: dict[str, bytes] = {}
+
+    def on_field(item: Any) -> None:
+        name = item.field_name.decode("utf-8", errors="replace")
+        form.setdefault(name, []).append((item.value or b"").decode("utf-8", errors="replace"))
+
+    def on_file(item: Any) -> None:
+        item.file_object.seek(0)
+        files[item.field_name.decode("utf-8", errors="replace")] = item.file_object.read()
+
+    multipart_headers = {"Content-Type": headers["content-type"].encode("latin-1")}
+    # Uploads stay in memory (the body is at most MAX_FORM_BYTES): wrapped key material and import
+    # tokens are never written to a temporary file.
+    config = {"MAX_MEMORY_FILE_SIZE": MAX_FORM_BYTES + 1, "MAX_BODY_SIZE": MAX_FORM_BYTES}
+    try:
+        parser = create_form_parser(multipart_headers, on_field, on_file, config=config)
+        parser.write(body)
+        parser.finalize()
+    except (FormParserError, ValueError) as exc:
+        raise BadFormError(str(exc)) from None
+    return form, files
 
 
 async def _read_body(receive: Receive, headers: dict[str, str]) -> bytes:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import base64
+import io
 import json
 import re
+import zipfile
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -484,6 +487,9 @@ class KeyPages(Pages):
             lambda r: self._kms.imports.get_parameters_for_import(r, key_id, algorithm, spec),
             read_only=True,
         )
+        if http.field("format") == "zip":
+            return _import_parameters_zip(key_id, algorithm, spec, parameters.public_key, parameters.import_token,
+                                          parameters.valid_to)  # fmt: skip
         return self._page(
             http,
             session,
@@ -497,11 +503,18 @@ class KeyPages(Pages):
         )
 
     async def _import_material(self, http: HttpRequest, session: Session, key_id: str) -> None:
+        # A chosen file wins over pasted text; either way the bytes stay in memory.
         try:
-            token = base64.b64decode(http.field("import_token").strip(), validate=True)
-            material = base64.b64decode(http.field("encrypted_key_material").strip(), validate=True)
+            token = http.file("import_token_file") or base64.b64decode(
+                http.field("import_token").strip(), validate=True
+            )
+            material = http.file("encrypted_key_material_file") or base64.b64decode(
+                http.field("encrypted_key_material").strip(), validate=True
+            )
         except ValueError:
             raise ValidationException("The import token and the wrapped key material must be base64.") from None
+        if not token or not material:
+            raise ValidationException("Choose the import token and the wrapped key material (files or base64).")
         expiration = http.field("expiration_model") or "KEY_MATERIAL_DOES_NOT_EXPIRE"
         valid_to = None
         if expiration == "KEY_MATERIAL_EXPIRES":
@@ -636,3 +649,32 @@ def _pem(der: bytes) -> str:
     body = base64.b64encode(der).decode("ascii")
     lines = [body[i : i + 64] for i in range(0, len(body), 64)]
     return "-----BEGIN PUBLIC KEY-----\n" + "\n".join(lines) + "\n-----END PUBLIC KEY-----\n"
+
+
+_IMPORT_README = """Import parameters for KMS key {key_id}
+Wrapping key spec {spec}, wrapping algorithm {algorithm}.
+Import the wrapped key material with this token before {valid_to} (UTC); after that, get new ones.
+
+WrappingPublicKey.bin  the public key to wrap your key material with (DER, SubjectPublicKeyInfo)
+ImportToken.bin        the import token to send back with the wrapped material
+
+For RSAES_OAEP_SHA_256, a 256-bit symmetric key in PlaintextKeyMaterial.bin is wrapped with:
+  openssl pkeyutl -encrypt -pubin -keyform DER -inkey WrappingPublicKey.bin \\
+    -pkeyopt rsa_padding_mode:oaep -pkeyopt rsa_oaep_md:sha256 -pkeyopt rsa_mgf1_md:sha256 \\
+    -in PlaintextKeyMaterial.bin -out EncryptedKeyMaterial.bin
+then upload EncryptedKeyMaterial.bin and ImportToken.bin on the key's page.
+"""
+
+
+def _import_parameters_zip(
+    key_id: str, algorithm: str, spec: str, public_key: bytes, import_token: bytes, valid_to: datetime
+) -> HttpResponse:
+    """ImportParameters.zip, laid out as AWS's console gives it: the two files and a README."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("WrappingPublicKey.bin", public_key)
+        archive.writestr("ImportToken.bin", import_token)
+        readme = _IMPORT_README.format(key_id=key_id, spec=spec, algorithm=algorithm, valid_to=valid_to.isoformat())
+        archive.writestr("README.txt", readme)
+    disposition = f'attachment; filename="ImportParameters-{key_id}.zip"'.encode()
+    return HttpResponse(200, buffer.getvalue(), b"application/zip", [(b"content-disposition", disposition)])
