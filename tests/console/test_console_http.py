@@ -23,7 +23,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from tests.conftest import TrentServer
+from tests.conftest import ACCOUNT_ID, TrentServer
 from tests.console.conftest import admin
 
 pytestmark = pytest.mark.timeout(120)
@@ -291,3 +291,102 @@ def test_a_user_who_may_not_look_up_events_does_not_see_the_chain_report(server:
     assert status in {400, 403}, body
     assert "AccessDenied" in body
     assert "Chain intact" not in body
+
+
+def test_a_multi_region_key_is_replicated_and_its_primary_moved_from_the_console(server: TrentServer) -> None:
+    client = Browserless(server)
+    credentials = admin(server)
+    client.sign_in(credentials["access_key"], credentials["secret_key"])
+    kms = server.client("kms", **credentials)
+    key_id = kms.create_key(MultiRegion=True, Description="mrk")["KeyMetadata"]["KeyId"]
+    status, _, body = client.get(f"/console/keys/{key_id}")
+    assert status == 200
+    assert 'id="h-regions"' in body
+    assert "multi-Region <strong>primary</strong> key" in body
+    assert "<option>eu-west-1</option>" in body  # a served Region the key is not in yet
+    status, _, body = client.post(
+        f"/console/keys/{key_id}/replicate",
+        {"replica_region": "eu-west-1", "replica_description": "copy", "csrf_token": client.csrf()},
+    )
+    assert status == 303, body
+    west = server.client("kms", region="eu-west-1", **credentials)
+    replica = west.describe_key(KeyId=key_id)["KeyMetadata"]
+    assert replica["MultiRegionConfiguration"]["MultiRegionKeyType"] == "REPLICA"
+    assert replica["Description"] == "copy"
+    status, _, body = client.get(f"/console/keys/{key_id}")
+    assert re.search(r"<td>eu-west-1</td><td>Replica</td>", body)
+    assert "<option>eu-west-1</option>" not in body.split('id="replica_region"', 1)[1].split("</select>", 1)[0]
+    # The same Region again: AWS's AlreadyExistsException, shown on the page.
+    status, _, body = client.post(
+        f"/console/keys/{key_id}/replicate", {"replica_region": "eu-west-1", "csrf_token": client.csrf()}
+    )
+    assert status == 400
+    assert 'role="alert">AlreadyExistsException: ' in body
+    status, _, body = client.post(
+        f"/console/keys/{key_id}/primary-region", {"primary_region": "eu-west-1", "csrf_token": client.csrf()}
+    )
+    assert status == 303, body
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        config = kms.describe_key(KeyId=key_id)["KeyMetadata"]["MultiRegionConfiguration"]
+        if config["PrimaryKey"]["Region"] == "eu-west-1":
+            break
+        time.sleep(0.2)
+    assert config["PrimaryKey"]["Region"] == "eu-west-1"
+    assert config["MultiRegionKeyType"] == "REPLICA"
+
+
+def test_an_alias_is_pointed_at_another_key_and_a_bad_target_is_shown(server: TrentServer) -> None:
+    client = Browserless(server)
+    credentials = admin(server)
+    client.sign_in(credentials["access_key"], credentials["secret_key"])
+    kms = server.client("kms", **credentials)
+    first = kms.create_key()["KeyMetadata"]["KeyId"]
+    second = kms.create_key()["KeyMetadata"]["KeyId"]
+    signing = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+    kms.create_alias(AliasName="alias/console-moving", TargetKeyId=first)
+    status, _, body = client.get("/console/aliases")
+    assert 'aria-label="New key ID for alias/console-moving"' in body
+    status, headers, _ = client.post(
+        "/console/aliases/update",
+        {"alias_name": "alias/console-moving", "target_key_id": second, "csrf_token": client.csrf()},
+    )
+    assert (status, headers["location"]) == (303, "/console/aliases")
+    assert kms.describe_key(KeyId="alias/console-moving")["KeyMetadata"]["KeyId"] == second
+    assert f"Alias alias/console-moving now points to {second}." in client.get("/console/aliases")[2]
+    # AWS refuses a target of another key usage; the page says so and the alias stays.
+    status, _, body = client.post(
+        "/console/aliases/update",
+        {"alias_name": "alias/console-moving", "target_key_id": signing, "csrf_token": client.csrf()},
+    )
+    assert status == 200
+    assert re.search(r'role="alert">ValidationException: ', body), body
+    assert kms.describe_key(KeyId="alias/console-moving")["KeyMetadata"]["KeyId"] == second
+
+
+def test_a_key_with_many_grants_pages_through_them(server: TrentServer) -> None:
+    client = Browserless(server)
+    credentials = admin(server)
+    client.sign_in(credentials["access_key"], credentials["secret_key"])
+    kms = server.client("kms", **credentials)
+    key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+    grantee = f"arn:aws:iam::{ACCOUNT_ID}:root"
+    names = [f"grant-{i:02d}" for i in range(55)]
+    for name in names:
+        kms.create_grant(KeyId=key_id, GranteePrincipal=grantee, Operations=["Decrypt"], Name=name)
+    status, _, body = client.get(f"/console/keys/{key_id}")
+    assert status == 200
+    first = set(re.findall(r"<td>(grant-\d\d)</td>", body))
+    assert len(first) == 50
+    more = re.search(r'<a href="([^"]+)#h-grants">More grants</a>', body)
+    assert more is not None
+    status, _, body = client.get(html.unescape(more.group(1)))
+    rest = set(re.findall(r"<td>(grant-\d\d)</td>", body))
+    assert first | rest == set(names)
+    assert not first & rest
+    assert "More grants" not in body
+    assert "First grants" in body
+    # A marker that is not the store's position starts over instead of failing.
+    status, _, body = client.get(f"/console/keys/{key_id}?grants_marker=bogus")
+    assert status == 200
+    assert len(re.findall(r"<td>(grant-\d\d)</td>", body)) == 50

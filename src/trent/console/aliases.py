@@ -22,6 +22,8 @@ class AliasPages(Pages):
             return await self._create_alias(http, session)
         if method == "POST" and rest == ["delete"]:
             return await self._delete_alias(http, session)
+        if method == "POST" and rest == ["update"]:
+            return await self._update_alias(http, session)
         return await self._aliases_page(http, session)
 
     async def _aliases_page(self, http: HttpRequest, session: Session, *, alert: str | None = None) -> HttpResponse:
@@ -68,6 +70,24 @@ class AliasPages(Pages):
         except TrentError as error:
             return await self._aliases_page(http, session, alert=alert_text(error))
         session.flash = f"Alias {name} created."
+        return redirect("/console/aliases")
+
+    async def _update_alias(self, http: HttpRequest, session: Session) -> HttpResponse:
+        """UpdateAlias: point an alias at another key (same type and usage, as AWS requires)."""
+        name = http.field("alias_name").strip()
+        target = http.field("target_key_id").strip()
+        try:
+            await self._kms_call(
+                http,
+                session,
+                "UpdateAlias",
+                {"aliasName": name, "targetKeyId": target},
+                lambda r: self._kms.aliases.update_alias(r, name, target),
+                read_only=False,
+            )
+        except TrentError as error:
+            return await self._aliases_page(http, session, alert=alert_text(error))
+        session.flash = f"Alias {name} now points to {target}."
         return redirect("/console/aliases")
 
     async def _delete_alias(self, http: HttpRequest, session: Session) -> HttpResponse:

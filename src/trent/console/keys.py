@@ -26,6 +26,7 @@ from trent.domain.keys import USAGES_BY_SPEC, Key, KeyState
 from trent.services.request import RequestContext
 
 KEYS_PER_PAGE = 25
+GRANTS_PER_PAGE = 50
 KEY_SPECS = tuple(USAGES_BY_SPEC)
 KEY_USAGES = tuple(sorted({usage for usages in USAGES_BY_SPEC.values() for usage in usages}))
 ORIGINS = ("AWS_KMS", "EXTERNAL")
@@ -306,18 +307,26 @@ class KeyPages(Pages):
             except TrentError as error:
                 errors["rotation"] = alert_text(error)
         grants: list[Any] = []
+        # The store's own position (a row number): anything else starts at the first grant.
+        grants_marker = http.arg("grants_marker") if http.arg("grants_marker").isdigit() else None
+        grants_marker = grants_marker if grants_marker and len(grants_marker) <= 18 else None
+        grants_next: str | None = None
         try:
             grants_page = await self._kms_call(
                 http,
                 session,
                 "ListGrants",
-                ref,
-                lambda r: self._kms.grants.list_grants(r, key_id, None, None, None, 100),
+                {**ref, "limit": GRANTS_PER_PAGE} | ({"marker": grants_marker} if grants_marker else {}),
+                lambda r: self._kms.grants.list_grants(r, key_id, None, None, grants_marker, GRANTS_PER_PAGE),
                 read_only=True,
             )
             grants = list(grants_page.items)
+            if grants_page.next_position is not None:
+                grants_next = f"/console/keys/{key_id}?" + urlencode({"grants_marker": grants_page.next_position})
         except TrentError as error:
             errors["grants"] = alert_text(error)
+        # DescribeKey's MultiRegionConfiguration: the primary and its replicas, by Region.
+        topology = self._kms.multi_region.multi_region_configuration(key)
         usage, usage_error = await self._usage(http, session, key.arn)
         tags_value = tags_text if tags_text is not None else "\n".join(f"{k}={v}" for k, v in sorted(tags.items()))
         return self._page(
@@ -334,6 +343,9 @@ class KeyPages(Pages):
             rotation=rotation,
             rotations=rotations,
             grants=grants,
+            grants_next=grants_next,
+            grants_first=f"/console/keys/{key_id}" if grants_marker else None,
+            topology=topology,
             grant_operations=sorted(grantable_operations(key.key_spec, key.key_usage)),
             **_choices(),
             errors=errors,
@@ -464,6 +476,34 @@ class KeyPages(Pages):
                     read_only=False,
                 )
                 session.flash = "Grant revoked."
+            elif action == "replicate":
+                replica_region = http.field("replica_region").strip()
+                replica_description = http.field("replica_description").strip() or None
+                params = {**ref, "replicaRegion": replica_region} | (
+                    {"description": replica_description} if replica_description else {}
+                )
+                await self._kms_call(
+                    http,
+                    session,
+                    "ReplicateKey",
+                    params,
+                    lambda r: self._kms.multi_region.replicate(
+                        r, key_id, replica_region, None, None, replica_description, ()
+                    ),
+                    read_only=False,
+                )
+                session.flash = f"Replica created in {replica_region}."
+            elif action == "primary-region":
+                primary_region = http.field("primary_region").strip()
+                await self._kms_call(
+                    http,
+                    session,
+                    "UpdatePrimaryRegion",
+                    {**ref, "primaryRegion": primary_region},
+                    lambda r: self._kms.multi_region.update_primary_region(r, key_id, primary_region),
+                    read_only=False,
+                )
+                session.flash = f"The primary key is moving to {primary_region}; this key becomes a replica."
             elif action == "import-parameters":
                 return await self._import_parameters(http, session, key_id)
             elif action == "import":
