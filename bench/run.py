@@ -9,14 +9,15 @@ goes into docs/benchmarks.md with the command and the machine.
   bench/run.py [--rounds 3] [--duration 6] [--targets moto,sketch,uvicorn] [--ops encrypt,...]
                [--compare NAME=SRC_DIR]   # also measure Trent from another source tree, same rounds
                [--compare-database NAME=postgresql://...[,src=SRC_DIR]]   # and on PostgreSQL
-               [--all [--scale-keys 1000000]]   # then every other scenario (make bench)
+               [--all [--scale-keys 1000000] [--console-keys 100000]]   # then every other scenario (make bench)
 
 --compare measures, say, the tree of an earlier commit (`git worktree add /tmp/before <commit>`,
 then `--compare before=/tmp/before/src`) next to the current one, so a change's cost is a ratio
 taken within the same rounds rather than across noisy runs.
 
 --all (`make bench`) then runs every other scenario with the same --rounds/--duration/--warmup, each
-writing its own section of the doc: sign_verify.py, scale.py (--scale-keys), and, if PostgreSQL answers at
+writing its own section of the doc: sign_verify.py, scale.py (--scale-keys), console_keys.py (--console-keys;
+its --rounds only, it times whole pages rather than a load), and, if PostgreSQL answers at
 TRENT_BENCH_POSTGRES (default postgresql://postgres@127.0.0.1:5432/test), nodes.py, and this run also
 measures Trent on a fresh schema there (`pg`). Each section lies between `<!-- bench:NAME -->` and
 `<!-- /bench:NAME -->` in docs/benchmarks.md (TRENT_BENCH_DOC overrides the path) and is replaced as a
@@ -219,13 +220,15 @@ def measure(args: argparse.Namespace, compare_database: list[str]) -> str:
 
 
 def other_scenarios(args: argparse.Namespace, postgres_skipped: str) -> list[str]:
-    """bench/sign_verify.py, scale.py and (with PostgreSQL) nodes.py, each writing its section; the failed ones."""
+    """bench/sign_verify.py, scale.py, console_keys.py and (with PostgreSQL) nodes.py, each writing its section;
+    the failed ones."""
     doc = [] if args.no_doc else ["--doc"]
     timing = ["--rounds", str(args.rounds), "--duration", str(args.duration)]
     bench = REPO / "bench"
     scenarios = {
         "sign_verify.py": [*doc, *timing, "--warmup", str(args.warmup)],
         "scale.py": [*doc, *timing, "--keys", str(args.scale_keys)],
+        "console_keys.py": [*doc, "--rounds", str(args.rounds), "--keys", str(args.console_keys)],
     }
     if not postgres_skipped:
         scenarios["nodes.py"] = [*doc, *timing, "--warmup", str(args.warmup), "--database", POSTGRES]
@@ -257,6 +260,7 @@ def main() -> int:
     )
     parser.add_argument("--all", action="store_true", help="then every other scenario, each into its doc section")
     parser.add_argument("--scale-keys", type=int, default=1_000_000, help="with --all: scale.py's large store")
+    parser.add_argument("--console-keys", type=int, default=100_000, help="with --all: console_keys.py's large store")
     args = parser.parse_args()
 
     postgres_skipped, schema = "", ""
