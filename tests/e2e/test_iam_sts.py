@@ -127,6 +127,32 @@ def test_user_access_key_and_caller_identity(secure: TrentServer) -> None:
         iam.get_user(UserName="alice")
 
 
+def test_an_inactive_access_key_authenticates_nothing_until_made_active_again(secure: TrentServer) -> None:
+    iam = secure.client("iam", **admin(secure))
+    iam.create_user(UserName="paused")
+    key = iam.create_access_key(UserName="paused")["AccessKey"]
+    sts = secure.client("sts", access_key=key["AccessKeyId"], secret_key=key["SecretAccessKey"])
+    kms = secure.client("kms", access_key=key["AccessKeyId"], secret_key=key["SecretAccessKey"])
+    assert sts.get_caller_identity()["Arn"].endswith(":user/paused")
+    iam.update_access_key(UserName="paused", AccessKeyId=key["AccessKeyId"], Status="Inactive")
+    assert [k["Status"] for k in iam.list_access_keys(UserName="paused")["AccessKeyMetadata"]] == ["Inactive"]
+    with pytest.raises(ClientError) as info:
+        sts.get_caller_identity()
+    assert (code_of(info.value), status_of(info.value)) == ("InvalidClientTokenId", 403)
+    with pytest.raises(ClientError) as info:
+        kms.list_keys()
+    assert code_of(info.value) == "UnrecognizedClientException"
+    iam.update_access_key(UserName="paused", AccessKeyId=key["AccessKeyId"], Status="Active")
+    assert sts.get_caller_identity()["Arn"].endswith(":user/paused")
+    with pytest.raises(ClientError) as info:
+        iam.update_access_key(UserName="paused", AccessKeyId=key["AccessKeyId"], Status="Paused")
+    assert (code_of(info.value), status_of(info.value)) == ("ValidationError", 400)
+    with pytest.raises(iam.exceptions.NoSuchEntityException):
+        iam.update_access_key(UserName="paused", AccessKeyId="AKIAIOSFODNN7EXAMPLE", Status="Inactive")
+    iam.delete_access_key(UserName="paused", AccessKeyId=key["AccessKeyId"])
+    iam.delete_user(UserName="paused")
+
+
 def test_iam_errors_are_the_modeled_ones(secure: TrentServer) -> None:
     iam = secure.client("iam", **admin(secure))
     iam.create_user(UserName="errors-user")

@@ -53,6 +53,7 @@ from trent.services.ports import Clock
 
 # RoleSessionName as the STS model constrains it; checked here too because it ends up in ARNs.
 _SESSION_NAME = re.compile(r"[\w+=,.@-]{2,64}", re.ASCII)
+ACCESS_KEY_STATUSES = ("Active", "Inactive")
 # Expired sessions are kept this long so that a late caller still hears "expired", then purged.
 EXPIRED_SESSION_RETENTION = timedelta(days=1)
 
@@ -165,6 +166,22 @@ class IamService:
             if access_key_id not in owned:
                 raise NoSuchEntity.access_key(access_key_id)
             self._store.delete_access_key(access_key_id)
+        self._identities.forget(access_key_id)
+
+    def update_access_key(self, caller: Caller, access_key_id: str, status: str, user_name: str | None) -> None:
+        """UpdateAccessKey: make a key Active or Inactive (an inactive key authenticates nothing)."""
+        if status not in ACCESS_KEY_STATUSES:
+            raise ValidationError(
+                validation_summary(
+                    [constraint_violation("status", "Member must satisfy enum value set: [Active, Inactive]", status)]
+                )
+            )
+        with self._store.transaction():
+            owner, _, _ = self._key_owner(caller, "iam:UpdateAccessKey", user_name)
+            owned = {key.access_key_id for key in self._store.access_keys_of(caller.account_id, owner)}
+            if access_key_id not in owned:
+                raise NoSuchEntity.access_key(access_key_id)
+            self._store.set_access_key_status(access_key_id, status)
         self._identities.forget(access_key_id)
 
     def _key_owner(self, caller: Caller, action: str, user_name: str | None) -> tuple[str | None, str, str]:

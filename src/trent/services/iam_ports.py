@@ -81,6 +81,10 @@ class IamStore(Protocol):
         """A user's keys, or with ``user_name`` None the keys of the account root; oldest first."""
         ...
 
+    def set_access_key_status(self, access_key_id: str, status: str) -> bool:
+        """Set a key's status ("Active" or "Inactive"); False when there was no such key."""
+        ...
+
     def delete_access_key(self, access_key_id: str) -> bool:
         """False when there was no such key."""
         ...

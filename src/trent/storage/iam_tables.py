@@ -262,6 +262,14 @@ class IamTables(SqlBase):
                 ).fetchall()
         return [AccessKeyMetadata(row[0], row[1], row[2], row[3], _when(row[4])) for row in rows]
 
+    def set_access_key_status(self, access_key_id: str, status: str) -> bool:
+        with self.transaction():
+            cursor = self._execute("UPDATE access_keys SET status = ? WHERE access_key_id = ?", (status, access_key_id))
+            if cursor.rowcount == 0:
+                return False
+            self._bump_generation()  # cached credentials in every process must see the new status
+            return True
+
     def delete_access_key(self, access_key_id: str) -> bool:
         with self.transaction():
             cursor = self._execute("DELETE FROM access_keys WHERE access_key_id = ?", (access_key_id,))

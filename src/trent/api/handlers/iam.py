@@ -165,6 +165,11 @@ def delete_access_key(iam: IamService, caller: Caller, p: Params) -> Result:
     return None
 
 
+def update_access_key(iam: IamService, caller: Caller, p: Params) -> Result:
+    iam.update_access_key(caller, p["AccessKeyId"], p["Status"], p.get("UserName"))
+    return None
+
+
 # ===================================================================== roles
 
 
@@ -245,6 +250,7 @@ HANDLERS: dict[str, Handler] = {
     "CreateAccessKey": create_access_key,
     "ListAccessKeys": list_access_keys,
     "DeleteAccessKey": delete_access_key,
+    "UpdateAccessKey": update_access_key,
     "CreateRole": create_role,
     "GetRole": get_role,
     "ListRoles": list_roles,
