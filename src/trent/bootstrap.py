@@ -16,6 +16,7 @@ import orjson
 from trent.api.app import ApiConfig, KmsApi, Route
 from trent.api.codec import ServiceCodec
 from trent.api.handlers.cloudtrail import CloudTrailApi
+from trent.api.in_process import InProcessApi
 from trent.api.query import QueryHandler
 from trent.api.telemetry import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from trent.api.telemetry import Telemetry, configure_logging
@@ -349,6 +350,7 @@ def create_app(settings: Settings) -> KmsApi:
         regions=settings.served_regions,
         console=ConsoleApp(
             kms=kms,
+            api=InProcessApi(kms, query, cloudtrail),
             identities=components.identities,
             iam=components.iam,
             audit=audit,

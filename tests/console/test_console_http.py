@@ -390,3 +390,63 @@ def test_a_key_with_many_grants_pages_through_them(server: TrentServer) -> None:
     status, _, body = client.get(f"/console/keys/{key_id}?grants_marker=bogus")
     assert status == 200
     assert len(re.findall(r"<td>(grant-\d\d)</td>", body)) == 50
+
+
+def _records(server: TrentServer, credentials: dict[str, str], name: str, count: int) -> list[dict[str, Any]]:
+    trail = server.client("cloudtrail", **credentials)
+    deadline = time.monotonic() + 10
+    while True:
+        events = trail.lookup_events(LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": name}])
+        records = [json.loads(e["CloudTrailEvent"]) for e in events["Events"]]
+        if len(records) >= count or time.monotonic() > deadline:
+            return records
+        time.sleep(0.1)
+
+
+def test_console_input_is_checked_by_the_apis_model_with_its_words(server: TrentServer) -> None:
+    client = Browserless(server)
+    credentials = admin(server)
+    client.sign_in(credentials["access_key"], credentials["secret_key"])
+    kms = server.client("kms", **credentials)
+    before = len(kms.list_keys(Limit=1000)["Keys"])
+    status, _, body = client.post("/console/keys", {"description": "x" * 8193, "csrf_token": client.csrf()})
+    assert status == 400
+    assert re.search(
+        r"ValidationException: 1 validation error detected: Value &#39;x{8193}&#39; at &#39;description&#39; "
+        r"failed to satisfy constraint: Member must have length less than or equal to 8192<",
+        body,
+    )
+    status, _, body = client.post("/console/keys", {"tags": "k" * 129 + "=v", "csrf_token": client.csrf()})
+    assert status == 400
+    assert "at &#39;tags.1.member.tagKey&#39; failed to satisfy constraint: Member must have length less than" in body
+    assert len(kms.list_keys(Limit=1000)["Keys"]) == before
+    # IAM's model, in IAM's words: a user name with a space.
+    status, _, body = client.post("/console/identities/users", {"user_name": "no spaces", "csrf_token": client.csrf()})
+    assert status == 400
+    assert "ValidationError: 1 validation error detected: Value &#39;no spaces&#39; at &#39;userName&#39;" in body
+
+
+def test_a_console_create_key_is_recorded_exactly_as_an_sdk_create_key(server: TrentServer) -> None:
+    client = Browserless(server)
+    credentials = admin(server)
+    client.sign_in(credentials["access_key"], credentials["secret_key"])
+    kms = server.client("kms", **credentials)
+    kms.create_key(
+        Description="same", KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY", Tags=[{"TagKey": "a", "TagValue": "1"}]
+    )
+    form = {"description": "same", "key_spec": "ECC_NIST_P256", "key_usage": "SIGN_VERIFY", "tags": "a=1"}
+    status, _, _ = client.post("/console/keys", {**form, "origin": "AWS_KMS", "csrf_token": client.csrf()})
+    assert status == 303
+    records = [
+        r
+        for r in _records(server, credentials, "CreateKey", 2)
+        if (r.get("requestParameters") or {}).get("description") == "same"
+    ]
+    console = next(r for r in records if r["userAgent"].startswith("trent-console/"))
+    sdk = next(r for r in records if not r["userAgent"].startswith("trent-console/"))
+    # The console's form always says the origin, as AWS's console does; the rest is the SDK's request.
+    assert console["requestParameters"] == {**sdk["requestParameters"], "origin": "AWS_KMS"}
+    assert set(console["responseElements"]["keyMetadata"]) == set(sdk["responseElements"]["keyMetadata"])
+    for name in ("keySpec", "keyUsage", "keyManager", "keyState", "description", "origin"):
+        assert console["responseElements"]["keyMetadata"][name] == sdk["responseElements"]["keyMetadata"][name]
+    assert set(console) == set(sdk)

@@ -28,7 +28,7 @@ class AliasPages(Pages):
 
     async def _aliases_page(self, http: HttpRequest, session: Session, *, alert: str | None = None) -> HttpResponse:
         marker = http.arg("marker") or None
-        params = {"limit": 100} | ({"marker": marker} if marker else {})
+        params = {"Limit": 100} | ({"Marker": marker} if marker else {})
         customer: list[Any] = []
         managed: list[Any] = []
         next_url = None
@@ -39,7 +39,6 @@ class AliasPages(Pages):
                 "ListAliases",
                 params,
                 lambda r: self._kms.aliases.list_aliases(r, None, marker, 100),
-                read_only=True,
             )
             for alias in page.items:
                 target = alias.target_key_id if isinstance(alias, Alias) else None
@@ -59,14 +58,7 @@ class AliasPages(Pages):
             name = "alias/" + name
         target = http.field("target_key_id").strip()
         try:
-            await self._kms_call(
-                http,
-                session,
-                "CreateAlias",
-                {"aliasName": name, "targetKeyId": target},
-                lambda r: self._kms.aliases.create_alias(r, name, target),
-                read_only=False,
-            )
+            await self._kms_invoke(http, session, "CreateAlias", {"AliasName": name, "TargetKeyId": target})
         except TrentError as error:
             return await self._aliases_page(http, session, alert=alert_text(error))
         session.flash = f"Alias {name} created."
@@ -77,14 +69,7 @@ class AliasPages(Pages):
         name = http.field("alias_name").strip()
         target = http.field("target_key_id").strip()
         try:
-            await self._kms_call(
-                http,
-                session,
-                "UpdateAlias",
-                {"aliasName": name, "targetKeyId": target},
-                lambda r: self._kms.aliases.update_alias(r, name, target),
-                read_only=False,
-            )
+            await self._kms_invoke(http, session, "UpdateAlias", {"AliasName": name, "TargetKeyId": target})
         except TrentError as error:
             return await self._aliases_page(http, session, alert=alert_text(error))
         session.flash = f"Alias {name} now points to {target}."
@@ -93,14 +78,7 @@ class AliasPages(Pages):
     async def _delete_alias(self, http: HttpRequest, session: Session) -> HttpResponse:
         name = http.field("alias_name").strip()
         try:
-            await self._kms_call(
-                http,
-                session,
-                "DeleteAlias",
-                {"aliasName": name},
-                lambda r: self._kms.aliases.delete_alias(r, name),
-                read_only=False,
-            )
+            await self._kms_invoke(http, session, "DeleteAlias", {"AliasName": name})
         except TrentError as error:
             return await self._aliases_page(http, session, alert=alert_text(error))
         session.flash = f"Alias {name} deleted."

@@ -17,7 +17,7 @@ from importlib import resources
 
 from trent.console.aliases import AliasPages
 from trent.console.audit import AuditPages
-from trent.console.core import SIGNIN, ConsoleCore, Section, SignedOutError
+from trent.console.core import SIGNIN, ApiOperations, ConsoleCore, Section, SignedOutError
 from trent.console.http import (
     COOKIE,
     SIGN_IN_COOKIE,
@@ -64,6 +64,7 @@ class ConsoleApp:
         self,
         *,
         kms: Kms,
+        api: ApiOperations,
         identities: IdentityService,
         iam: IamService,
         audit: AuditService,
@@ -79,6 +80,7 @@ class ConsoleApp:
     ) -> None:
         self._core = ConsoleCore(
             kms=kms,
+            api=api,
             identities=identities,
             iam=iam,
             audit=audit,

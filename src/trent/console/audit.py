@@ -52,18 +52,19 @@ class AuditPages(Pages):
         before: int | None,
         limit: int,
     ) -> tuple[list[dict[str, Any]], int | None]:
-        params: dict[str, Any] = {"maxResults": limit}
+        # LookupEvents as an SDK sends it; the usage chart reads more than one API page (at most 50) holds.
+        params: dict[str, Any] = {"MaxResults": limit} if limit <= 50 else {}
         if attribute is not None:
-            params["lookupAttributes"] = [{"attributeKey": attribute[0], "attributeValue": attribute[1]}]
+            params["LookupAttributes"] = [{"AttributeKey": attribute[0], "AttributeValue": attribute[1]}]
         if start is not None:
-            params["startTime"] = start.isoformat()
+            params["StartTime"] = start.timestamp()
         if end is not None:
-            params["endTime"] = end.isoformat()
+            params["EndTime"] = end.timestamp()
 
         def lookup(r: RequestContext) -> tuple[list[tuple[int, bytes]], int | None]:
             return self._audit.lookup_as(r.caller, LookupQuery(r.caller.region, attribute, start, end, before, limit))
 
-        rows, more = await self._call(http, session, CLOUDTRAIL, "LookupEvents", params, lookup, read_only=True)
+        rows, more = await self._call(http, session, CLOUDTRAIL, "LookupEvents", params, lookup)
         return [json.loads(record) for _seq, record in rows], more
 
     async def usage(

@@ -47,11 +47,27 @@ class SignedOutError(Exception):
     """The session's access key no longer works (deleted, expired): the session ends."""
 
 
+class ApiOperations(Protocol):
+    """The API's model, handlers and CloudTrail shaping, for callers in the process
+    (``trent.api.in_process.InProcessApi``; bootstrap passes it in)."""
+
+    def read_only(self, source: str, operation: str) -> bool: ...
+
+    def prepare(self, request: RequestContext, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Validate ``params`` (the model's member names) and record them on ``request``."""
+        ...
+
+    def run(self, request: RequestContext, params: Mapping[str, Any]) -> dict[str, Any]:
+        """``prepare``, then the API's own handler; its unencoded result."""
+        ...
+
+
 class ConsoleCore:
     def __init__(
         self,
         *,
         kms: Kms,
+        api: ApiOperations,
         identities: IdentityService,
         iam: IamService,
         audit: AuditService,
@@ -62,6 +78,7 @@ class ConsoleCore:
         verify_trail: Callable[[], VerifyReport] | None = None,
     ) -> None:
         self.kms = kms
+        self.api = api
         self.verify_trail = verify_trail or audit.verify
         self.regions = tuple(sorted(regions))  # offered by the Region switcher; empty: any name
         self.identities = identities
@@ -118,14 +135,35 @@ class ConsoleCore:
         session: Session,
         source: str,
         operation: str,
-        params: Mapping[str, Any] | None,
+        params: Mapping[str, Any],
         use_case: Callable[[RequestContext], _T],
-        *,
-        read_only: bool,
     ) -> _T:
-        request = self.context(http, source, operation, read_only=read_only)
+        """One request of ``operation``: ``params`` as an SDK would send them, checked against the
+        model and recorded as the API records them; then ``use_case`` for the domain result a page shows."""
+
+        def work(request: RequestContext) -> _T:
+            self.api.prepare(request, params)
+            return use_case(request)
+
+        return await self._request(http, session, source, operation, work)
+
+    async def invoke(
+        self, http: HttpRequest, session: Session, source: str, operation: str, params: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """One request of ``operation`` run by the API's own handler: its result as the API would
+        answer it, unencoded, and its responseElements in the record."""
+        return await self._request(http, session, source, operation, lambda request: self.api.run(request, params))
+
+    async def _request(
+        self,
+        http: HttpRequest,
+        session: Session,
+        source: str,
+        operation: str,
+        run: Callable[[RequestContext], _T],
+    ) -> _T:
+        request = self.context(http, source, operation, read_only=self.api.read_only(source, operation))
         request.tracked = source == KMS and operation in TRACKED_OPERATIONS
-        request.request_parameters = dict(params) if params else None
 
         def work() -> _T:
             change_token = self.kms.change_token()
@@ -133,7 +171,7 @@ class ConsoleCore:
             request.claimed_region = session.region
             request.authenticate(self.caller(http, session, change_token))
             self.kms.begin_request(change_token)
-            return use_case(request)
+            return run(request)
 
         try:
             return await self.broker.run(request, work)
@@ -147,12 +185,13 @@ class ConsoleCore:
         http: HttpRequest,
         session: Session,
         operation: str,
-        params: Mapping[str, Any] | None,
+        params: Mapping[str, Any],
         use_case: Callable[[RequestContext], _T],
-        *,
-        read_only: bool,
     ) -> Any:  # an awaitable of _T
-        return self.call(http, session, KMS, operation, params, use_case, read_only=read_only)
+        return self.call(http, session, KMS, operation, params, use_case)
+
+    def kms_invoke(self, http: HttpRequest, session: Session, operation: str, params: Mapping[str, Any]) -> Any:
+        return self.invoke(http, session, KMS, operation, params)
 
     # ------------------------------------------------------------------ rendering
 
@@ -202,6 +241,8 @@ class Pages:
         self._audit = core.audit
         self._call = core.call
         self._kms_call = core.kms_call
+        self._invoke = core.invoke
+        self._kms_invoke = core.kms_invoke
         self._page = core.page
         self._error_page = core.error_page
 

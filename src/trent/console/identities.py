@@ -20,7 +20,6 @@ URLs (below /console/identities)::
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -30,7 +29,7 @@ from trent.console.core import IAM, ConsoleCore, Pages, alert_text
 from trent.console.core import error_status as _core_status
 from trent.console.http import HttpRequest, HttpResponse, redirect
 from trent.console.sessions import Session
-from trent.domain.errors import TrentError, constraint_violation, validation_summary
+from trent.domain.errors import TrentError
 from trent.domain.iam import InlinePolicy, Role, User
 from trent.domain.iam_errors import NoSuchEntity, ValidationError
 from trent.domain.identity import Caller
@@ -42,43 +41,9 @@ _T = TypeVar("_T")
 BASE = "/console/identities"
 PAGE_SIZE = 100  # IAM's default MaxItems
 MAX_PAGE_SIZE = 1000  # IAM's largest MaxItems
-# IAM's model (botocore): userNameType and roleNameType 1-64, policyNameType 1-128, one pattern.
-# The console calls the services directly, past the API's model validation, so it checks names itself;
-# a name of this pattern also never holds a "/", so it is one URL path segment.
-_NAME_PATTERN = r"[\w+=,.@-]+"
-_NAME = re.compile(_NAME_PATTERN, re.ASCII)  # Java's \w, as the model means it, is ASCII
-_NAME_LENGTHS = {"userName": 64, "roleName": 64, "policyName": 128}
-_ACCESS_KEY_ID = re.compile(r"\w{16,128}", re.ASCII)
+# Names (users, roles, policies) are checked by IAM's model, as the API checks them (ConsoleCore.call).
 CONFIRM_MESSAGE = "ValidationError: Tick the confirmation box to delete."
 _STATUS_DONE = {"Active": "activated", "Inactive": "deactivated"}
-
-
-def check_names(**names: str) -> None:
-    """ValidationError in AWS's template for each name IAM's model would refuse."""
-    violations = []
-    for member, value in names.items():
-        limit = _NAME_LENGTHS[member]
-        if len(value) < 1:
-            violations.append(constraint_violation(member, "Member must have length greater than or equal to 1", value))
-        elif len(value) > limit:
-            violations.append(
-                constraint_violation(member, f"Member must have length less than or equal to {limit}", value)
-            )
-        elif _NAME.fullmatch(value) is None:
-            violations.append(
-                constraint_violation(member, f"Member must satisfy regular expression pattern: {_NAME_PATTERN}", value)
-            )
-    if violations:
-        raise ValidationError(validation_summary(violations))
-
-
-def _check_access_key_id(access_key_id: str) -> None:
-    if _ACCESS_KEY_ID.fullmatch(access_key_id) is None:
-        raise ValidationError(
-            validation_summary(
-                [constraint_violation("accessKeyId", r"Member must satisfy regular expression pattern: [\w]+")]
-            )
-        )
 
 
 def error_status(error: TrentError) -> int:
@@ -207,10 +172,11 @@ class IdentityPages(Pages):
         operation: str,
         params: Mapping[str, Any] | None,
         use_case: Callable[[RequestContext], _T],
-        *,
-        read_only: bool,
     ) -> _T:
-        return await self._call(http, session, IAM, operation, params, use_case, read_only=read_only)
+        # The pages name members as CloudTrail records them (userName); IAM's model, which checks
+        # them, names them UserName. Every member here is a top-level scalar, so one capital does.
+        wire = {name[:1].upper() + name[1:]: value for name, value in (params or {}).items()}
+        return await self._call(http, session, IAM, operation, wire, use_case)
 
     def _identity_error(
         self, http: HttpRequest, session: Session, error: TrentError, title: str, action_alert: str | None, status: int
@@ -257,7 +223,6 @@ class IdentityPages(Pages):
                 "ListUsers",
                 _list_params(users_marker, limit),
                 lambda r: iam.list_users(r.caller, None, users_marker, limit),
-                read_only=True,
             )
             users = list(users_page.items)
             pagers["users"] = _pager(http, "users_marker", users_marker, users_page.next_position)
@@ -270,7 +235,6 @@ class IdentityPages(Pages):
                 "ListRoles",
                 _list_params(roles_marker, limit),
                 lambda r: iam.list_roles(r.caller, None, roles_marker, limit),
-                read_only=True,
             )
             roles = list(roles_page.items)
             pagers["roles"] = _pager(http, "roles_marker", roles_marker, roles_page.next_position)
@@ -278,7 +242,7 @@ class IdentityPages(Pages):
             errors["roles"] = alert_text(error)
         try:
             own_keys = await self._iam_call(
-                http, session, "ListAccessKeys", None, lambda r: iam.list_access_keys(r.caller, None), read_only=True
+                http, session, "ListAccessKeys", None, lambda r: iam.list_access_keys(r.caller, None)
             )
         except TrentError as error:
             errors["own_keys"] = alert_text(error)
@@ -313,11 +277,10 @@ class IdentityPages(Pages):
         name = http.field("user_name").strip()
 
         def create(r: RequestContext) -> User:
-            check_names(userName=name)
             return self._iam.create_user(r.caller, name)
 
         try:
-            await self._iam_call(http, session, "CreateUser", {"userName": name}, create, read_only=False)
+            await self._iam_call(http, session, "CreateUser", {"userName": name}, create)
         except TrentError as error:
             return await self._identities_page(http, session, alert=alert_text(error), status=error_status(error))
         session.flash = f"User {name} created."
@@ -336,7 +299,6 @@ class IdentityPages(Pages):
         iam = self._iam
 
         def get(r: RequestContext) -> User:
-            check_names(userName=user_name)
             found = iam.get_user(r.caller, user_name)
             if not isinstance(found, User):  # only GetUser without a name answers the root
                 raise NoSuchEntity.user(user_name)
@@ -344,7 +306,7 @@ class IdentityPages(Pages):
 
         params = {"userName": user_name}
         try:
-            user = await self._iam_call(http, session, "GetUser", params, get, read_only=True)
+            user = await self._iam_call(http, session, "GetUser", params, get)
         except TrentError as error:
             return self._identity_error(http, session, error, "User", alert, status)
         errors: dict[str, str] = {}
@@ -357,7 +319,6 @@ class IdentityPages(Pages):
                 "ListAccessKeys",
                 params,
                 lambda r: iam.list_access_keys(r.caller, user_name),
-                read_only=True,
             )
         except TrentError as error:
             errors["access_keys"] = alert_text(error)
@@ -368,7 +329,6 @@ class IdentityPages(Pages):
                 "ListUserPolicies",
                 params,
                 lambda r: iam.list_user_policies(r.caller, user_name),
-                read_only=True,
             )
         except TrentError as error:
             errors["policies"] = alert_text(error)
@@ -394,7 +354,6 @@ class IdentityPages(Pages):
         params = {"userName": user_name}
 
         def delete(r: RequestContext) -> None:
-            check_names(userName=user_name)
             iam.delete_user(r.caller, user_name)
 
         try:
@@ -404,7 +363,6 @@ class IdentityPages(Pages):
                 "ListAccessKeys",
                 params,
                 lambda r: iam.list_access_keys(r.caller, user_name),
-                read_only=True,
             )
             for key in keys:
                 key_id = key.access_key_id
@@ -414,10 +372,9 @@ class IdentityPages(Pages):
                     "DeleteAccessKey",
                     {**params, "accessKeyId": key_id},
                     lambda r: iam.delete_access_key(r.caller, key_id, user_name),  # noqa: B023 - awaited at once
-                    read_only=False,
                 )
             await self._delete_policies(http, session, self._owners["users"], user_name)
-            await self._iam_call(http, session, "DeleteUser", params, delete, read_only=False)
+            await self._iam_call(http, session, "DeleteUser", params, delete)
         except TrentError as error:
             return await self._user_page(http, session, user_name, alert=alert_text(error), status=error_status(error))
         session.flash = f"User {user_name} deleted."
@@ -429,8 +386,6 @@ class IdentityPages(Pages):
         user_name = http.field("user_name").strip() or None
 
         def create(r: RequestContext) -> Any:
-            if user_name is not None:
-                check_names(userName=user_name)
             key = self._iam.create_access_key(r.caller, user_name)
             # The record names the key, never its secret.
             r.response_elements = {
@@ -445,7 +400,6 @@ class IdentityPages(Pages):
                 "CreateAccessKey",
                 {"userName": user_name} if user_name else None,
                 create,
-                read_only=False,
             )
         except TrentError as error:
             if user_name is not None:
@@ -462,29 +416,20 @@ class IdentityPages(Pages):
         params: dict[str, Any] = {"accessKeyId": key_id} | ({"userName": user_name} if user_name else {})
         iam = self._iam
 
-        def check() -> None:
-            _check_access_key_id(key_id)
-            if user_name is not None:
-                check_names(userName=user_name)
-
         def update(r: RequestContext) -> None:
-            check()
             iam.update_access_key(r.caller, key_id, wanted, user_name)
 
         def delete(r: RequestContext) -> None:
-            check()
             iam.delete_access_key(r.caller, key_id, user_name)
 
         try:
             if action == "status":
-                await self._iam_call(
-                    http, session, "UpdateAccessKey", {**params, "status": wanted}, update, read_only=False
-                )
+                await self._iam_call(http, session, "UpdateAccessKey", {**params, "status": wanted}, update)
                 done = _STATUS_DONE.get(wanted, "updated")
             else:
                 if http.field("confirm") != "yes":
                     raise ValidationError(CONFIRM_MESSAGE.removeprefix("ValidationError: "))
-                await self._iam_call(http, session, "DeleteAccessKey", params, delete, read_only=False)
+                await self._iam_call(http, session, "DeleteAccessKey", params, delete)
                 done = "deleted"
         except TrentError as error:
             if user_name is not None:
@@ -506,11 +451,10 @@ class IdentityPages(Pages):
         )
 
         def create(r: RequestContext) -> Role:
-            check_names(roleName=name)
             return self._iam.create_role(r.caller, name, document, description=description)
 
         try:
-            await self._iam_call(http, session, "CreateRole", params, create, read_only=False)
+            await self._iam_call(http, session, "CreateRole", params, create)
         except TrentError as error:
             # The form again as typed, the reason beside it (most often the trust policy).
             form = _Form(
@@ -534,12 +478,11 @@ class IdentityPages(Pages):
         iam = self._iam
 
         def get(r: RequestContext) -> Role:
-            check_names(roleName=role_name)
             return iam.get_role(r.caller, role_name)
 
         params = {"roleName": role_name}
         try:
-            role = await self._iam_call(http, session, "GetRole", params, get, read_only=True)
+            role = await self._iam_call(http, session, "GetRole", params, get)
         except TrentError as error:
             return self._identity_error(http, session, error, "Role", alert, status)
         errors: dict[str, str] = {}
@@ -551,7 +494,6 @@ class IdentityPages(Pages):
                 "ListRolePolicies",
                 params,
                 lambda r: iam.list_role_policies(r.caller, role_name),
-                read_only=True,
             )
         except TrentError as error:
             errors["policies"] = alert_text(error)
@@ -575,12 +517,11 @@ class IdentityPages(Pages):
             return await self._role_page(http, session, role_name, alert=CONFIRM_MESSAGE, status=400)
 
         def delete(r: RequestContext) -> None:
-            check_names(roleName=role_name)
             self._iam.delete_role(r.caller, role_name)
 
         try:
             await self._delete_policies(http, session, self._owners["roles"], role_name)
-            await self._iam_call(http, session, "DeleteRole", {"roleName": role_name}, delete, read_only=False)
+            await self._iam_call(http, session, "DeleteRole", {"roleName": role_name}, delete)
         except TrentError as error:
             return await self._role_page(http, session, role_name, alert=alert_text(error), status=error_status(error))
         session.flash = f"Role {role_name} deleted."
@@ -611,11 +552,10 @@ class IdentityPages(Pages):
         params = {owner.member: name, "policyName": policy_name, "policyDocument": document}
 
         def put(r: RequestContext) -> None:
-            check_names(**{owner.member: name, "policyName": policy_name})
             owner.put(r.caller, name, policy_name, document)
 
         try:
-            await self._iam_call(http, session, f"Put{owner.operation}Policy", params, put, read_only=False)
+            await self._iam_call(http, session, f"Put{owner.operation}Policy", params, put)
         except TrentError as error:
             # Shown beside the form that was sent, with the document as typed.
             form = _Form({"policy_name": policy_name, "policy_document": document}, alert_text(error))
@@ -639,12 +579,11 @@ class IdentityPages(Pages):
         policy_form: _Form | None = None,
     ) -> HttpResponse:
         def get(r: RequestContext) -> InlinePolicy:
-            check_names(**{owner.member: name, "policyName": policy_name})
             return owner.get(r.caller, name, policy_name)
 
         params = {owner.member: name, "policyName": policy_name}
         try:
-            policy = await self._iam_call(http, session, f"Get{owner.operation}Policy", params, get, read_only=True)
+            policy = await self._iam_call(http, session, f"Get{owner.operation}Policy", params, get)
         except TrentError as error:
             return self._identity_error(
                 http, session, error, "Inline policy", policy_form.error if policy_form else None, status
@@ -678,22 +617,18 @@ class IdentityPages(Pages):
         self, http: HttpRequest, session: Session, owner: _PolicyOwner, name: str, policy_name: str
     ) -> None:
         def delete(r: RequestContext) -> None:
-            check_names(**{owner.member: name, "policyName": policy_name})
             owner.delete(r.caller, name, policy_name)
 
         params = {owner.member: name, "policyName": policy_name}
-        await self._iam_call(http, session, f"Delete{owner.operation}Policy", params, delete, read_only=False)
+        await self._iam_call(http, session, f"Delete{owner.operation}Policy", params, delete)
 
     async def _delete_policies(self, http: HttpRequest, session: Session, owner: _PolicyOwner, name: str) -> None:
         """Every inline policy of a user or role, before the identity itself goes."""
 
         def names(r: RequestContext) -> list[str]:
-            check_names(**{owner.member: name})
             return owner.names(r.caller, name)
 
-        listed = await self._iam_call(
-            http, session, f"List{owner.operation}Policies", {owner.member: name}, names, read_only=True
-        )
+        listed = await self._iam_call(http, session, f"List{owner.operation}Policies", {owner.member: name}, names)
         for policy_name in listed:
             await self._delete_one_policy(http, session, owner, name, policy_name)
 

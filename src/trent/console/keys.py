@@ -7,9 +7,9 @@ import io
 import json
 import re
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlencode
 
 from trent.console import chart
@@ -23,7 +23,6 @@ from trent.domain.errors import (
 )
 from trent.domain.grants import grantable_operations
 from trent.domain.keys import USAGES_BY_SPEC, Key, KeyState
-from trent.services.request import RequestContext
 
 KEYS_PER_PAGE = 25
 GRANTS_PER_PAGE = 50
@@ -67,7 +66,7 @@ class KeyPages(Pages):
         if marker and not (marker.isdigit() and len(marker) <= 18):
             marker = ""
         filters = {name: http.arg(name) for name in ("q", "state", "spec", "usage", "origin", "multi_region")}
-        params: dict[str, Any] = {"limit": KEYS_PER_PAGE} | ({"marker": marker} if marker else {})
+        params: dict[str, Any] = {"Limit": KEYS_PER_PAGE} | ({"Marker": marker} if marker else {})
         try:
             page = await self._kms_call(
                 http,
@@ -75,7 +74,6 @@ class KeyPages(Pages):
                 "ListKeys",
                 params,
                 lambda r: self._kms.management.list_keys(r, marker or None, KEYS_PER_PAGE),
-                read_only=True,
             )
         except TrentError as error:
             return self._page(
@@ -115,9 +113,8 @@ class KeyPages(Pages):
                 http,
                 session,
                 "DescribeKey",
-                {"keyId": listed.key_id},
+                {"KeyId": listed.key_id},
                 lambda r: self._kms.management.describe_key(r, listed.key_id),
-                read_only=True,
             )
         except TrentError as error:
             if any(filters.values()):
@@ -131,9 +128,8 @@ class KeyPages(Pages):
                 http,
                 session,
                 "ListAliases",
-                {"keyId": key.key_id},
+                {"KeyId": key.key_id, "Limit": 100},
                 lambda r: self._kms.aliases.list_aliases(r, key.key_id, None, 100),
-                read_only=True,
             )
             aliases = [a.alias_name for a in page.items]
         except TrentError:
@@ -174,52 +170,31 @@ class KeyPages(Pages):
         policy = http.field("policy").strip() or None
         multi_region = http.field("multi_region") in ("true", "on", "1")
         description = http.field("description")
-        params: dict[str, Any] = {"keySpec": spec, "keyUsage": usage or "ENCRYPT_DECRYPT", "origin": origin}
+        # CreateKey as an SDK sends it: the API's model checks it and its handler runs it.
+        params: dict[str, Any] = {"KeySpec": spec, "Origin": origin}
+        if usage:
+            params["KeyUsage"] = usage
         if description:
-            params["description"] = description
+            params["Description"] = description
         if multi_region:
-            params["multiRegion"] = True
+            params["MultiRegion"] = True
         if tags:
-            params["tags"] = [{"tagKey": k, "tagValue": v} for k, v in tags]
+            params["Tags"] = [{"TagKey": k, "TagValue": v} for k, v in tags]
         if policy:
-            params["policy"] = policy
-
-        def create(r: RequestContext) -> Key:
-            key = self._kms.management.create_key(
-                r,
-                description=description or None,
-                key_usage=usage,
-                key_spec=spec,
-                customer_master_key_spec=None,
-                origin=origin,
-                policy=policy,
-                tags=tags,
-                multi_region=multi_region,
-                custom_key_store_id=None,
-                xks_key_id=None,
-            )
-            r.response_elements = {"keyMetadata": _metadata_record(key)}
-            return key
-
+            params["Policy"] = policy
         try:
-            key = await self._kms_call(http, session, "CreateKey", params, create, read_only=False)
+            created = await self._kms_invoke(http, session, "CreateKey", params)
         except TrentError as error:
             return self._new_key_page(http, session, alert=alert_text(error), status=error_status(error))
+        key_id = created["KeyMetadata"]["KeyId"]
         if alias:
             try:
-                await self._kms_call(
-                    http,
-                    session,
-                    "CreateAlias",
-                    {"aliasName": alias, "targetKeyId": key.key_id},
-                    lambda r: self._kms.aliases.create_alias(r, alias, key.key_id),
-                    read_only=False,
-                )
+                await self._kms_invoke(http, session, "CreateAlias", {"AliasName": alias, "TargetKeyId": key_id})
             except TrentError as error:
                 session.flash = f"The key was created, but its alias was not: {alert_text(error)}"
-                return redirect(f"/console/keys/{key.key_id}")
-        session.flash = f"Key {key.key_id} created."
-        return redirect(f"/console/keys/{key.key_id}")
+                return redirect(f"/console/keys/{key_id}")
+        session.flash = f"Key {key_id} created."
+        return redirect(f"/console/keys/{key_id}")
 
     async def _key_page(
         self,
@@ -232,7 +207,7 @@ class KeyPages(Pages):
         policy_text: str | None = None,
         tags_text: str | None = None,
     ) -> HttpResponse:
-        ref = {"keyId": key_id}
+        ref = {"KeyId": key_id}
         try:
             key: Key = await self._kms_call(
                 http,
@@ -240,7 +215,6 @@ class KeyPages(Pages):
                 "DescribeKey",
                 ref,
                 lambda r: self._kms.management.describe_key(r, key_id),
-                read_only=True,
             )
         except TrentError as error:
             return self._error_page(http, session, error, "Key")
@@ -251,9 +225,8 @@ class KeyPages(Pages):
                 http,
                 session,
                 "ListAliases",
-                ref,
+                {**ref, "Limit": 100},
                 lambda r: self._kms.aliases.list_aliases(r, key_id, None, 100),
-                read_only=True,
             )
             aliases = [a.alias_name for a in page.items]
         except TrentError as error:
@@ -266,7 +239,6 @@ class KeyPages(Pages):
                 "ListResourceTags",
                 ref,
                 lambda r: self._kms.aliases.list_resource_tags(r, key_id),
-                read_only=True,
             )
         except TrentError as error:
             errors["tags"] = alert_text(error)
@@ -276,9 +248,8 @@ class KeyPages(Pages):
                 http,
                 session,
                 "GetKeyPolicy",
-                {**ref, "policyName": "default"},
+                {**ref, "PolicyName": "default"},
                 lambda r: self._kms.management.get_key_policy(r, key_id, None),
-                read_only=True,
             )
             policy = _pretty_json(policy)
         except TrentError as error:
@@ -293,15 +264,13 @@ class KeyPages(Pages):
                     "GetKeyRotationStatus",
                     ref,
                     lambda r: self._kms.rotation.get_key_rotation_status(r, key_id),
-                    read_only=True,
                 )
                 rotations_page = await self._kms_call(
                     http,
                     session,
                     "ListKeyRotations",
-                    ref,
+                    {**ref, "Limit": 100},
                     lambda r: self._kms.rotation.list_key_rotations(r, key_id, False, 0, 100),
-                    read_only=True,
                 )
                 rotations = list(rotations_page.items)
             except TrentError as error:
@@ -316,9 +285,8 @@ class KeyPages(Pages):
                 http,
                 session,
                 "ListGrants",
-                {**ref, "limit": GRANTS_PER_PAGE} | ({"marker": grants_marker} if grants_marker else {}),
+                {**ref, "Limit": GRANTS_PER_PAGE} | ({"Marker": grants_marker} if grants_marker else {}),
                 lambda r: self._kms.grants.list_grants(r, key_id, None, None, grants_marker, GRANTS_PER_PAGE),
-                read_only=True,
             )
             grants = list(grants_page.items)
             if grants_page.next_position is not None:
@@ -355,65 +323,37 @@ class KeyPages(Pages):
             chart_colours=chart.colours(usage) if usage is not None else {},
         )
 
-    def _simple_key_actions(self) -> dict[str, tuple[str, Callable[[RequestContext, str], object], str]]:
-        """Actions that take only the key: (AWS operation, use case, what the page then says)."""
-        management, rotation = self._kms.management, self._kms.rotation
-        return {
-            "disable": ("DisableKey", management.disable_key, "Key disabled."),
-            "enable": ("EnableKey", management.enable_key, "Key enabled."),
-            "cancel-deletion": (
-                "CancelKeyDeletion",
-                management.cancel_key_deletion,
-                "Key deletion cancelled; the key is Disabled.",
-            ),
-            "rotation/disable": ("DisableKeyRotation", rotation.disable_key_rotation, "Automatic rotation disabled."),
-            "rotate": ("RotateKeyOnDemand", rotation.rotate_key_on_demand, "On-demand rotation started."),
-        }
+    # Actions that take only the key: (AWS operation, what the page then says).
+    _SIMPLE_ACTIONS: ClassVar[dict[str, tuple[str, str]]] = {
+        "disable": ("DisableKey", "Key disabled."),
+        "enable": ("EnableKey", "Key enabled."),
+        "cancel-deletion": ("CancelKeyDeletion", "Key deletion cancelled; the key is Disabled."),
+        "rotation/disable": ("DisableKeyRotation", "Automatic rotation disabled."),
+        "rotate": ("RotateKeyOnDemand", "On-demand rotation started."),
+    }
 
     async def _key_action(self, http: HttpRequest, session: Session, key_id: str, action: str) -> HttpResponse:
-        ref: dict[str, Any] = {"keyId": key_id}
-        management, rotation = self._kms.management, self._kms.rotation
+        """A key page's form: one API operation, as an SDK would send it, run by the API's handler."""
+        ref: dict[str, Any] = {"KeyId": key_id}
         try:
-            simple = self._simple_key_actions().get(action)
+            simple = self._SIMPLE_ACTIONS.get(action)
             if simple is not None:
-                operation, use_case, done = simple
-                await self._kms_call(http, session, operation, ref, lambda r: use_case(r, key_id), read_only=False)
+                operation, done = simple
+                await self._kms_invoke(http, session, operation, ref)
                 session.flash = done
             elif action == "schedule-deletion":
-                days_text = http.field("pending_window_days", "30").strip() or "30"
-                if not days_text.isdigit():
-                    raise ValidationException("The waiting period must be a whole number of days from 7 to 30.")
-                days = int(days_text)
-                await self._kms_call(
-                    http,
-                    session,
-                    "ScheduleKeyDeletion",
-                    {**ref, "pendingWindowInDays": days},
-                    lambda r: management.schedule_key_deletion(r, key_id, days),
-                    read_only=False,
-                )
+                days = _whole_number(http.field("pending_window_days", "30"), 30)
+                await self._kms_invoke(http, session, "ScheduleKeyDeletion", {**ref, "PendingWindowInDays": days})
                 session.flash = f"Key deletion scheduled in {days} days."
             elif action == "description":
                 description = http.field("description")
-                await self._kms_call(
-                    http,
-                    session,
-                    "UpdateKeyDescription",
-                    {**ref, "description": description},
-                    lambda r: management.update_key_description(r, key_id, description),
-                    read_only=False,
-                )
+                await self._kms_invoke(http, session, "UpdateKeyDescription", {**ref, "Description": description})
                 session.flash = "Description saved."
             elif action == "policy":
                 text = http.field("policy")
                 try:
-                    await self._kms_call(
-                        http,
-                        session,
-                        "PutKeyPolicy",
-                        {**ref, "policyName": "default", "policy": text},
-                        lambda r: management.put_key_policy(r, key_id, text, None, None),
-                        read_only=False,
+                    await self._kms_invoke(
+                        http, session, "PutKeyPolicy", {**ref, "PolicyName": "default", "Policy": text}
                     )
                 except TrentError as error:
                     return await self._key_page(
@@ -436,73 +376,32 @@ class KeyPages(Pages):
                     )
                 session.flash = "Tags saved."
             elif action == "rotation/enable":
-                days_text = http.field("rotation_period_days", "365").strip() or "365"
-                if not days_text.isdigit():
-                    raise ValidationException("The rotation period must be a whole number of days from 90 to 2560.")
-                period = int(days_text)
-                await self._kms_call(
-                    http,
-                    session,
-                    "EnableKeyRotation",
-                    {**ref, "rotationPeriodInDays": period},
-                    lambda r: rotation.enable_key_rotation(r, key_id, period),
-                    read_only=False,
-                )
+                period = _whole_number(http.field("rotation_period_days", "365"), 365)
+                await self._kms_invoke(http, session, "EnableKeyRotation", {**ref, "RotationPeriodInDays": period})
                 session.flash = f"Automatic rotation enabled every {period} days."
             elif action == "grants":
-                grantee = http.field("grantee_principal").strip()
-                operations = http.fields("operations")
-                name = http.field("name").strip() or None
-                params = {**ref, "granteePrincipal": grantee, "operations": operations} | (
-                    {"name": name} if name else {}
-                )
-                await self._kms_call(
-                    http,
-                    session,
-                    "CreateGrant",
-                    params,
-                    lambda r: self._kms.grants.create_grant(r, key_id, grantee, operations, None, None, name, False),
-                    read_only=False,
-                )
+                params = {
+                    **ref,
+                    "GranteePrincipal": http.field("grantee_principal").strip(),
+                    "Operations": http.fields("operations"),
+                }
+                if name := http.field("name").strip():
+                    params["Name"] = name
+                await self._kms_invoke(http, session, "CreateGrant", params)
                 session.flash = "Grant created."
             elif action == "grants/revoke":
-                grant_id = http.field("grant_id")
-                await self._kms_call(
-                    http,
-                    session,
-                    "RevokeGrant",
-                    {**ref, "grantId": grant_id},
-                    lambda r: self._kms.grants.revoke_grant(r, key_id, grant_id, False),
-                    read_only=False,
-                )
+                await self._kms_invoke(http, session, "RevokeGrant", {**ref, "GrantId": http.field("grant_id")})
                 session.flash = "Grant revoked."
             elif action == "replicate":
                 replica_region = http.field("replica_region").strip()
-                replica_description = http.field("replica_description").strip() or None
-                params = {**ref, "replicaRegion": replica_region} | (
-                    {"description": replica_description} if replica_description else {}
-                )
-                await self._kms_call(
-                    http,
-                    session,
-                    "ReplicateKey",
-                    params,
-                    lambda r: self._kms.multi_region.replicate(
-                        r, key_id, replica_region, None, None, replica_description, ()
-                    ),
-                    read_only=False,
-                )
+                params = {**ref, "ReplicaRegion": replica_region}
+                if replica_description := http.field("replica_description").strip():
+                    params["Description"] = replica_description
+                await self._kms_invoke(http, session, "ReplicateKey", params)
                 session.flash = f"Replica created in {replica_region}."
             elif action == "primary-region":
                 primary_region = http.field("primary_region").strip()
-                await self._kms_call(
-                    http,
-                    session,
-                    "UpdatePrimaryRegion",
-                    {**ref, "primaryRegion": primary_region},
-                    lambda r: self._kms.multi_region.update_primary_region(r, key_id, primary_region),
-                    read_only=False,
-                )
+                await self._kms_invoke(http, session, "UpdatePrimaryRegion", {**ref, "PrimaryRegion": primary_region})
                 session.flash = f"The primary key is moving to {primary_region}; this key becomes a replica."
             elif action == "import-parameters":
                 return await self._import_parameters(http, session, key_id)
@@ -516,20 +415,19 @@ class KeyPages(Pages):
         return redirect(f"/console/keys/{key_id}")
 
     async def _import_parameters(self, http: HttpRequest, session: Session, key_id: str) -> HttpResponse:
-        """GetParametersForImport: the wrapping public key (PEM) and the import token (base64), shown once."""
+        """GetParametersForImport: the wrapping public key and the import token, shown or zipped once."""
         algorithm = http.field("wrapping_algorithm") or "RSAES_OAEP_SHA_256"
         spec = http.field("wrapping_key_spec") or "RSA_2048"
-        parameters = await self._kms_call(
+        parameters = await self._kms_invoke(
             http,
             session,
             "GetParametersForImport",
-            {"keyId": key_id, "wrappingAlgorithm": algorithm, "wrappingKeySpec": spec},
-            lambda r: self._kms.imports.get_parameters_for_import(r, key_id, algorithm, spec),
-            read_only=True,
+            {"KeyId": key_id, "WrappingAlgorithm": algorithm, "WrappingKeySpec": spec},
         )
+        public_key, token = parameters["PublicKey"], parameters["ImportToken"]
+        valid_to = parameters["ParametersValidTo"]
         if http.field("format") == "zip":
-            return _import_parameters_zip(key_id, algorithm, spec, parameters.public_key, parameters.import_token,
-                                          parameters.valid_to)  # fmt: skip
+            return _import_parameters_zip(key_id, algorithm, spec, public_key, token, valid_to)
         return self._page(
             http,
             session,
@@ -537,9 +435,9 @@ class KeyPages(Pages):
             key_id=key_id,
             algorithm=algorithm,
             spec=spec,
-            public_key_pem=_pem(parameters.public_key),
-            import_token=base64.b64encode(parameters.import_token).decode("ascii"),
-            valid_to=parameters.valid_to,
+            public_key_pem=_pem(public_key),
+            import_token=base64.b64encode(token).decode("ascii"),
+            valid_to=valid_to,
         )
 
     async def _import_material(self, http: HttpRequest, session: Session, key_id: str) -> None:
@@ -555,72 +453,42 @@ class KeyPages(Pages):
             raise ValidationException("The import token and the wrapped key material must be base64.") from None
         if not token or not material:
             raise ValidationException("Choose the import token and the wrapped key material (files or base64).")
-        expiration = http.field("expiration_model") or "KEY_MATERIAL_DOES_NOT_EXPIRE"
-        valid_to = None
-        if expiration == "KEY_MATERIAL_EXPIRES":
+        params: dict[str, Any] = {
+            "KeyId": key_id,
+            "ImportToken": base64.b64encode(token).decode("ascii"),
+            "EncryptedKeyMaterial": base64.b64encode(material).decode("ascii"),
+            "ExpirationModel": http.field("expiration_model") or "KEY_MATERIAL_DOES_NOT_EXPIRE",
+        }
+        if params["ExpirationModel"] == "KEY_MATERIAL_EXPIRES":
             try:
                 valid_to = parse_time(http.field("valid_to").strip())
             except ValueError:
-                raise ValidationException("Valid to is a time like 2030-01-31T13:45 (UTC).") from None
-        params: dict[str, Any] = {"keyId": key_id, "expirationModel": expiration}
-        if valid_to is not None:
-            params["validTo"] = valid_to.isoformat()
-        await self._kms_call(
-            http,
-            session,
-            "ImportKeyMaterial",
-            params,
-            lambda r: self._kms.imports.import_key_material(
-                r, key_id, token, material, valid_to, expiration, None, None, None
-            ),
-            read_only=False,
-        )
+                valid_to = None
+            if valid_to is None:
+                raise ValidationException("Valid to is a time like 2030-01-31T13:45 (UTC).")
+            params["ValidTo"] = valid_to.timestamp()
+        await self._kms_invoke(http, session, "ImportKeyMaterial", params)
 
     async def _save_tags(self, http: HttpRequest, session: Session, key_id: str, wanted: dict[str, str]) -> None:
         """Make the key's tags exactly ``wanted``: UntagResource for those gone, TagResource for the rest."""
-        ref = {"keyId": key_id}
+        ref = {"KeyId": key_id}
         current: dict[str, str] = await self._kms_call(
-            http,
-            session,
-            "ListResourceTags",
-            ref,
-            lambda r: self._kms.aliases.list_resource_tags(r, key_id),
-            read_only=True,
+            http, session, "ListResourceTags", ref, lambda r: self._kms.aliases.list_resource_tags(r, key_id)
         )
         gone = sorted(set(current) - set(wanted))
         changed = [(k, v) for k, v in sorted(wanted.items()) if current.get(k) != v]
         if changed:
-            await self._kms_call(
-                http,
-                session,
-                "TagResource",
-                {**ref, "tags": [{"tagKey": k, "tagValue": v} for k, v in changed]},
-                lambda r: self._kms.aliases.tag_resource(r, key_id, changed),
-                read_only=False,
-            )
+            tags = [{"TagKey": k, "TagValue": v} for k, v in changed]
+            await self._kms_invoke(http, session, "TagResource", {**ref, "Tags": tags})
         if gone:
-            await self._kms_call(
-                http,
-                session,
-                "UntagResource",
-                {**ref, "tagKeys": gone},
-                lambda r: self._kms.aliases.untag_resource(r, key_id, gone),
-                read_only=False,
-            )
+            await self._kms_invoke(http, session, "UntagResource", {**ref, "TagKeys": gone})
 
     async def _public_key(self, http: HttpRequest, session: Session, key_id: str) -> HttpResponse:
         try:
-            result = await self._kms_call(
-                http,
-                session,
-                "GetPublicKey",
-                {"keyId": key_id},
-                lambda r: self._kms.asymmetric.get_public_key(r, key_id),
-                read_only=True,
-            )
+            result = await self._kms_invoke(http, session, "GetPublicKey", {"KeyId": key_id})
         except TrentError as error:
             return self._error_page(http, session, error, "Public key")
-        pem = _pem(result.public_key)
+        pem = _pem(result["PublicKey"])
         return HttpResponse(
             200,
             pem.encode(),
@@ -673,18 +541,6 @@ def _pretty_json(text: str) -> str:
         return text
 
 
-def _metadata_record(key: Key) -> dict[str, Any]:
-    return {
-        "keyId": key.key_id,
-        "arn": key.arn,
-        "keyState": key.state.value,
-        "keySpec": key.key_spec,
-        "keyUsage": key.key_usage,
-        "origin": key.origin,
-        "multiRegion": key.multi_region,
-    }
-
-
 def _pem(der: bytes) -> str:
     body = base64.b64encode(der).decode("ascii")
     lines = [body[i : i + 64] for i in range(0, len(body), 64)]
@@ -718,3 +574,14 @@ def _import_parameters_zip(
         archive.writestr("README.txt", readme)
     disposition = f'attachment; filename="ImportParameters-{key_id}.zip"'.encode()
     return HttpResponse(200, buffer.getvalue(), b"application/zip", [(b"content-disposition", disposition)])
+
+
+def _whole_number(text: str, default: int) -> int:
+    """A form's number of days; what is not a whole number goes to the API, which refuses it."""
+    text = text.strip()
+    if not text:
+        return default
+    try:
+        return int(text)
+    except ValueError:
+        raise ValidationException(f"{text!r} is not a whole number of days.") from None
