@@ -360,6 +360,12 @@ def test_key_list_filters(console_server: TrentServer, page: Any) -> None:
     assert filtered(usage="SIGN_VERIFY") == {signing}
     assert filtered(origin="EXTERNAL") == {external}
     assert filtered(multi_region="true") == {multi}
+    # AWS managed keys apart, as AWS's console lists them: alias/aws/ebs is made on first use.
+    kms.encrypt(KeyId="alias/aws/ebs", Plaintext=b"x")
+    managed = kms.describe_key(KeyId="alias/aws/ebs")["KeyMetadata"]["KeyId"]
+    mine.add(managed)
+    assert filtered(manager="AWS") == {managed}
+    assert filtered(manager="CUSTOMER") == mine - {managed}
 
 
 # ----------------------------------------------------------------- key page: tags, policy, lifecycle

@@ -450,3 +450,25 @@ def test_a_console_create_key_is_recorded_exactly_as_an_sdk_create_key(server: T
     for name in ("keySpec", "keyUsage", "keyManager", "keyState", "description", "origin"):
         assert console["responseElements"]["keyMetadata"][name] == sdk["responseElements"]["keyMetadata"][name]
     assert set(console) == set(sdk)
+
+
+def test_an_aws_managed_key_is_shown_read_only(server: TrentServer) -> None:
+    client = Browserless(server)
+    credentials = admin(server)
+    client.sign_in(credentials["access_key"], credentials["secret_key"])
+    kms = server.client("kms", **credentials)
+    kms.encrypt(KeyId="alias/aws/s3", Plaintext=b"x")  # made on first use
+    key_id = kms.describe_key(KeyId="alias/aws/s3")["KeyMetadata"]["KeyId"]
+    status, _, body = client.get(f"/console/keys/{key_id}")
+    assert status == 200
+    assert "<dd>AWS</dd>" in body
+    assert re.search(r'<textarea id="policy" rows="16" class="code" readonly>\{', body)
+    for action in ("policy", "tags", "disable", "schedule-deletion", "grants", "rotate", "rotation/enable"):
+        assert f'action="/console/keys/{key_id}/{action}"' not in body, action
+    # A forged form is refused by the service, as AWS refuses changes to AWS managed keys.
+    policy = kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"]
+    status, _, body = client.post(f"/console/keys/{key_id}/disable", {"csrf_token": client.csrf()})
+    assert status == 403
+    assert 'role="alert">AccessDeniedException: ' in body
+    assert kms.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] == "Enabled"
+    assert kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"] == policy

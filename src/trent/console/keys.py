@@ -65,7 +65,8 @@ class KeyPages(Pages):
         marker = http.arg("marker")
         if marker and not (marker.isdigit() and len(marker) <= 18):
             marker = ""
-        filters = {name: http.arg(name) for name in ("q", "state", "spec", "usage", "origin", "multi_region")}
+        names = ("q", "manager", "state", "spec", "usage", "origin", "multi_region")
+        filters = {name: http.arg(name) for name in names}
         params: dict[str, Any] = {"Limit": KEYS_PER_PAGE} | ({"Marker": marker} if marker else {})
         try:
             page = await self._kms_call(
@@ -509,6 +510,9 @@ def _choices() -> dict[str, Any]:
 
 
 def _matches(key: Key, filters: Mapping[str, str]) -> bool:
+    # AWS's console lists "AWS managed keys" and "Customer managed keys" apart: KeyManager tells them.
+    if filters.get("manager") and key.key_manager != filters["manager"]:
+        return False
     if filters.get("state") and key.state.value != filters["state"]:
         return False
     if filters.get("spec") and key.key_spec != filters["spec"]:
