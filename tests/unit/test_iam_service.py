@@ -222,6 +222,25 @@ def test_deleted_keys_stop_working_at_once_in_every_process(world: World) -> Non
             identities.lookup(key.access_key_id)
 
 
+def test_an_inactive_key_stops_working_in_every_process_until_active_again(world: World) -> None:
+    world.iam.create_user(ROOT, "otto")
+    key = world.iam.create_access_key(ROOT, "otto")
+    other = world.second_process()
+    other.lookup(key.access_key_id)  # cached there
+    world.iam.update_access_key(ROOT, key.access_key_id, "Inactive", "otto")
+    assert [k.status for k in world.iam.list_access_keys(ROOT, "otto")] == ["Inactive"]
+    for identities in (world.identities, other):
+        with pytest.raises(UnrecognizedClientException):
+            identities.lookup(key.access_key_id)
+    world.iam.update_access_key(ROOT, key.access_key_id, "Active", "otto")
+    assert other.lookup(key.access_key_id)[0] == key.secret_access_key
+    with pytest.raises(ValidationError, match="Member must satisfy enum value set: \\[Active, Inactive\\]"):
+        world.iam.update_access_key(ROOT, key.access_key_id, "Paused", "otto")
+    world.iam.create_user(ROOT, "pia")
+    with pytest.raises(NoSuchEntity):  # a key of otto's, named through pia
+        world.iam.update_access_key(ROOT, key.access_key_id, "Inactive", "pia")
+
+
 def test_policy_changes_reach_cached_principals(world: World) -> None:
     world.iam.create_user(ROOT, "kate")
     key = world.iam.create_access_key(ROOT, "kate")
