@@ -260,10 +260,14 @@ def _print_records(events: Iterable[StoredEvent], after: int) -> int:
 def _tail(components: Components, count: int, *, follow: bool, interval: float) -> int:
     store = components.store
     head = store.audit_head()
-    last = _print_records(store.audit_events(after=max(0, (head[0] if head else 0) - count)), 0)
+    first = max(0, (head[0] if head else 0) - count)
     if not follow:
+        _print_records(store.audit_events(after=first), 0)
         return 0
+    # With --follow, Ctrl-C is how it ends, whenever it comes: while the newest records are still
+    # being printed (they may already include records appended since the head was read) or later.
     try:
+        last = _print_records(store.audit_events(after=first), 0)
         while True:
             time.sleep(interval)
             last = _print_records(store.audit_events(after=last), last)
