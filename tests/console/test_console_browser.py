@@ -641,7 +641,7 @@ def test_an_idle_session_expires(tmp_path: Path, page: Any) -> None:
 
 
 PAGES = ["sign-in", "keys", "create-key", "key-detail", "aliases", "identities", "audit", "audit-event", "usage"]
-DOC_PAGES = {"sign-in", "keys", "create-key", "key-detail", "audit"}
+DOC_PAGES = {"sign-in", "keys", "create-key", "key-detail", "aliases", "identities", "audit", "usage"}
 
 
 def _prepare(server: TrentServer) -> dict[str, str]:
