@@ -359,7 +359,7 @@ def test_an_alias_is_pointed_at_another_key_and_a_bad_target_is_shown(server: Tr
         "/console/aliases/update",
         {"alias_name": "alias/console-moving", "target_key_id": signing, "csrf_token": client.csrf()},
     )
-    assert status == 200
+    assert status == 400
     assert re.search(r'role="alert">ValidationException: ', body), body
     assert kms.describe_key(KeyId="alias/console-moving")["KeyMetadata"]["KeyId"] == second
 
@@ -386,10 +386,34 @@ def test_a_key_with_many_grants_pages_through_them(server: TrentServer) -> None:
     assert not first & rest
     assert "More grants" not in body
     assert "First grants" in body
-    # A marker that is not the store's position starts over instead of failing.
-    status, _, body = client.get(f"/console/keys/{key_id}?grants_marker=bogus")
-    assert status == 200
-    assert len(re.findall(r"<td>(grant-\d\d)</td>", body)) == 50
+    # A marker ListGrants did not hand out is refused as the API refuses it; the rest of the page stays.
+    for bogus in ("bogus", "%C2%B2", "99999999999999999999999"):
+        status, _, body = client.get(f"/console/keys/{key_id}?grants_marker={bogus}")
+        assert status == 200
+        assert "InvalidMarkerException" in body
+        assert 'id="h-policy"' in body
+
+
+def test_a_forged_marker_or_number_gets_the_apis_error_not_a_500(server: TrentServer) -> None:
+    client = Browserless(server)
+    credentials = admin(server)
+    client.sign_in(credentials["access_key"], credentials["secret_key"])
+    for path in ("/console/keys?marker=%C2%B2", "/console/keys?marker=25", "/console/keys?marker=x"):
+        status, _, body = client.get(path)
+        assert status == 400, path
+        assert 'role="alert">InvalidMarkerException: ' in body, path
+    key_id = server.client("kms", **credentials).create_key()["KeyMetadata"]["KeyId"]
+    for days in ("99999999999999999999", "-99999999999999999999", "4.5", "²"):
+        status, _, body = client.post(
+            f"/console/keys/{key_id}/schedule-deletion", {"pending_window_days": days, "csrf_token": client.csrf()}
+        )
+        assert status == 400, days
+        assert re.search(r'role="alert">(Validation|Serialization)Exception: ', body), days
+    for path in ("/console/audit?before=%C2%B2", "/console/identities?max_items=%C2%B2"):
+        status, _, body = client.get(path)
+        assert status in {200, 400}, path
+        assert "Traceback" not in body
+    assert "Traceback" not in server.log()
 
 
 def _records(server: TrentServer, credentials: dict[str, str], name: str, count: int) -> list[dict[str, Any]]:
@@ -472,3 +496,85 @@ def test_an_aws_managed_key_is_shown_read_only(server: TrentServer) -> None:
     assert 'role="alert">AccessDeniedException: ' in body
     assert kms.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] == "Enabled"
     assert kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"] == policy
+
+
+def test_a_planted_sign_in_cookie_is_neither_echoed_nor_accepted(server: TrentServer) -> None:
+    planted = "a; Domain=evil.example; Path=/"
+    for value in (f'"{planted}"', '"a\\012b"'):
+        request = urllib.request.Request(
+            server.endpoint + "/console/sign-in", headers={"cookie": f"trent_console_sign_in={value}"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 200
+            cookies = response.headers.get_all("set-cookie") or []
+        assert len(cookies) == 1
+        assert re.fullmatch(
+            r"trent_console_sign_in=[A-Za-z0-9_-]{43}; Path=/console; HttpOnly; SameSite=Strict; Max-Age=900",
+            cookies[0],
+        ), cookies
+    # Double submit counts only a token of the form the server hands out; the cookie does reach it
+    # (a well-formed one is taken, which is all double submit can check).
+    credentials = admin(server)
+    form = {"access_key_id": credentials["access_key"], "secret_access_key": credentials["secret_key"]}
+    for token, expected in (("chosen", 403), ("A" * 43, 303)):
+        client = Browserless(server)
+        client.jar.set_cookie(
+            http.cookiejar.Cookie(
+                0, "trent_console_sign_in", token, None, False, "127.0.0.1", False, False, "/console", True,
+                False, None, False, None, None, {},
+            )
+        )  # fmt: skip
+        status, _, body = client.post("/console/sign-in", {**form, "csrf_token": token})
+        assert status == expected, body
+
+
+def test_the_audit_page_checks_its_query_as_lookup_events_does(server: TrentServer) -> None:
+    client = Browserless(server)
+    credentials = admin(server)
+    client.sign_in(credentials["access_key"], credentials["secret_key"])
+    status, _, body = client.get("/console/audit?start=2030-01-01T00:00&end=2020-01-01T00:00")
+    assert status == 400
+    assert 'role="alert">InvalidTimeRangeException: ' in body
+    status, _, body = client.get("/console/audit?next_token=forged")
+    assert status == 400
+    assert 'role="alert">InvalidNextTokenException: ' in body
+    # Paging follows LookupEvents' own NextToken.
+    kms = server.client("kms", **credentials)
+    for _ in range(55):
+        kms.list_keys()
+    status, _, body = client.get("/console/audit?event_name=ListKeys")
+    assert status == 200
+    first = re.findall(r'href="/console/audit/([0-9a-f-]{36})"', body)
+    assert len(first) == 50
+    more = re.search(r'<a href="(/console/audit\?[^"]*next_token=[^"]+)">Next page</a>', body)
+    assert more is not None
+    status, _, body = client.get(html.unescape(more.group(1)))
+    assert status == 200
+    second = re.findall(r'href="/console/audit/([0-9a-f-]{36})"', body)
+    assert second
+    assert not set(first) & set(second)
+
+
+def test_a_console_create_access_key_is_recorded_as_the_apis_without_the_secret(server: TrentServer) -> None:
+    client = Browserless(server)
+    credentials = admin(server)
+    client.sign_in(credentials["access_key"], credentials["secret_key"])
+    iam = server.client("iam", **credentials)
+    iam.create_user(UserName="recorded-twice")
+    sdk_key = iam.create_access_key(UserName="recorded-twice")["AccessKey"]
+    status, _, body = client.post(
+        "/console/identities/access-keys", {"user_name": "recorded-twice", "csrf_token": client.csrf()}
+    )
+    assert status == 200
+    console_key_id = re.search(r'id="new-access-key-id">([A-Z0-9]+)<', body)
+    secret = re.search(r'id="new-secret-access-key">([^<]+)<', body)
+    assert console_key_id is not None
+    assert secret is not None
+    records = _records(server, credentials, "CreateAccessKey", 2)
+    by_key = {r["responseElements"]["accessKey"]["accessKeyId"]: r for r in records if r.get("responseElements")}
+    console, sdk = by_key[console_key_id.group(1)], by_key[sdk_key["AccessKeyId"]]
+    assert console["requestParameters"] == sdk["requestParameters"] == {"userName": "recorded-twice"}
+    assert set(console["responseElements"]["accessKey"]) == set(sdk["responseElements"]["accessKey"])
+    assert secret.group(1) not in json.dumps(console)
+    assert sdk_key["SecretAccessKey"] not in json.dumps(sdk)
+    assert console["userAgent"].startswith("trent-console/")

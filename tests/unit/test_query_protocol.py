@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -24,10 +25,20 @@ from trent.domain.identity import Caller
 from trent.rot.local_file import LocalFileRootOfTrust
 from trent.services.iam import IamService
 from trent.services.identity import IdentityService
+from trent.services.request import RequestContext
 from trent.storage.sqlite import SqliteStore
 
 ACCOUNT = "111122223333"
 ROOT = Caller(ACCOUNT, f"arn:aws:iam::{ACCOUNT}:root", "Root", "us-east-1", principal_id=ACCOUNT)
+
+
+def as_root(service: str = "iam", action: str = "") -> RequestContext:
+    """A request authenticated as the account root, as the front end hands one to the handler."""
+    request = RequestContext("rid", f"{service}.amazonaws.com", action, read_only=False)
+    request.authenticate(ROOT)
+    return request
+
+
 SESSION = botocore.session.get_session()
 BOTO_MODELS = {name: SESSION.get_service_model(name) for name in ("iam", "sts")}
 SERIALIZER = botocore.serialize.create_serializer("query", include_validation=False)
@@ -64,14 +75,14 @@ def parse(service: str, action: str, status: int, body: bytes) -> dict[str, Any]
 
 
 def call(handler: QueryHandler, service: str, action: str, params: dict[str, Any]) -> dict[str, Any]:
-    status, body = handler.handle(service, ROOT, form(service, action, params), "req-1")
+    status, body = handler.handle(service, as_root(), form(service, action, params), "req-1")
     assert status == 200
     return parse(service, action, status, body)
 
 
 def error_of(handler: QueryHandler, service: str, body: bytes) -> tuple[int, dict[str, Any]]:
     try:
-        handler.handle(service, ROOT, body, "req-err")
+        handler.handle(service, as_root(), body, "req-err")
     except TrentError as error:
         status, xml = handler.render_error(error, "req-err")
         return status, parse(service, "GetCallerIdentity" if service == "sts" else "GetUser", status, xml)
@@ -181,7 +192,7 @@ def test_create_and_get_user_parse_in_botocore(handler: QueryHandler) -> None:
 
 
 def test_xml_shape_is_the_query_protocols(handler: QueryHandler) -> None:
-    status, body = handler.handle("sts", ROOT, b"Action=GetCallerIdentity&Version=2011-06-15", "rid")
+    status, body = handler.handle("sts", as_root(), b"Action=GetCallerIdentity&Version=2011-06-15", "rid")
     assert status == 200
     assert body == (
         b'<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
@@ -193,7 +204,7 @@ def test_xml_shape_is_the_query_protocols(handler: QueryHandler) -> None:
 
 def test_operations_without_output_answer_only_metadata(handler: QueryHandler) -> None:
     call(handler, "iam", "CreateUser", {"UserName": "to-delete"})
-    status, body = handler.handle("iam", ROOT, form("iam", "DeleteUser", {"UserName": "to-delete"}), "rid")
+    status, body = handler.handle("iam", as_root(), form("iam", "DeleteUser", {"UserName": "to-delete"}), "rid")
     assert status == 200
     assert body == (
         b'<DeleteUserResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">'
@@ -212,7 +223,7 @@ def test_policy_documents_are_url_encoded_and_escaped(handler: QueryHandler) -> 
     )
     call(handler, "iam", "PutUserPolicy", {"UserName": "pol-user", "PolicyName": "p1", "PolicyDocument": document})
     status, body = handler.handle(
-        "iam", ROOT, form("iam", "GetUserPolicy", {"UserName": "pol-user", "PolicyName": "p1"}), "rid"
+        "iam", as_root(), form("iam", "GetUserPolicy", {"UserName": "pol-user", "PolicyName": "p1"}), "rid"
     )
     assert b"%7B%0A" in body  # '{' and the newline, percent-encoded as IAM sends them
     parsed = parse("iam", "GetUserPolicy", status, body)
@@ -289,7 +300,7 @@ def test_modeled_errors_parse_as_botocores_exceptions(handler: QueryHandler) -> 
 
 def test_error_namespace_follows_the_service(handler: QueryHandler) -> None:
     with pytest.raises(TrentError) as info:
-        handler.handle("iam", ROOT, b"Action=Nope", "rid-iam")
+        handler.handle("iam", as_root(), b"Action=Nope", "rid-iam")
     _, body = handler.render_error(info.value, "rid-iam")
     assert body.startswith(b'<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><Error><Type>Sender')
     # An error before any handler ran (SigV4) has no service: STS's namespace.
@@ -406,7 +417,7 @@ def test_query_inputs_use_no_custom_names_or_flattening() -> None:
 
 
 def test_timestamps_are_iso_8601_utc(handler: QueryHandler) -> None:
-    status, body = handler.handle("iam", ROOT, form("iam", "CreateUser", {"UserName": "ts-user"}), "rid")
+    status, body = handler.handle("iam", as_root(), form("iam", "CreateUser", {"UserName": "ts-user"}), "rid")
     stamp = body.split(b"<CreateDate>")[1].split(b"</CreateDate>")[0].decode()
     assert (
         datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
@@ -424,7 +435,7 @@ def test_cli_invoke_validates_like_the_wire(handler: QueryHandler) -> None:
 
 def test_missing_action_is_reported_before_anything_else(handler: QueryHandler) -> None:
     with pytest.raises(MissingAction):
-        handler.handle("iam", ROOT, b"", "rid")
+        handler.handle("iam", as_root(), b"", "rid")
 
 
 def test_deeply_dotted_names_cost_little(handler: QueryHandler) -> None:
@@ -446,3 +457,19 @@ def test_the_deepest_model_inputs_decode(handler: QueryHandler) -> None:
     fields = decode_form(form("sts", "AssumeRole", params))
     fields.pop("Action"), fields.pop("Version")
     assert handler.operation("sts", "AssumeRole").decode(fields)["ProvidedContexts"] == params["ProvidedContexts"]
+
+
+def test_iam_changes_record_what_they_answered_without_secrets(handler: QueryHandler) -> None:
+    request = as_root("iam", "CreateUser")
+    handler.handle("iam", request, form("iam", "CreateUser", {"UserName": "re-user"}), "rid")
+    user = (request.response_elements or {})["user"]
+    assert (user["userName"], user["path"]) == ("re-user", "/")
+    assert user["arn"] == f"arn:aws:iam::{ACCOUNT}:user/re-user"
+    assert re.fullmatch(r"[A-Z][a-z]{2} \d{1,2}, \d{4}, \d{1,2}:\d{2}:\d{2} [AP]M", user["createDate"])
+    request = as_root("iam", "CreateAccessKey")
+    handler.handle("iam", request, form("iam", "CreateAccessKey", {"UserName": "re-user"}), "rid")
+    key = (request.response_elements or {})["accessKey"]
+    assert set(key) == {"userName", "accessKeyId", "status", "createDate"}  # never the secret
+    request = as_root("iam", "GetUser")
+    handler.handle("iam", request, form("iam", "GetUser", {"UserName": "re-user"}), "rid")
+    assert request.response_elements is None  # reads record none

@@ -94,8 +94,9 @@ class QueryProtocolHandler(Protocol):
 
     services: frozenset[str]  # signing names it serves, e.g. {"sts", "iam"}
 
-    def handle(self, service: str, caller: Caller, body: bytes, request_id: str) -> tuple[int, bytes]:
-        """Status and XML body; TrentErrors may propagate and are rendered by ``render_error``."""
+    def handle(self, service: str, request: RequestContext, body: bytes, request_id: str) -> tuple[int, bytes]:
+        """Status and XML body (and the request's responseElements); TrentErrors may propagate and are
+        rendered by ``render_error``."""
         ...
 
     def render_error(self, error: TrentError, request_id: str) -> tuple[int, bytes]: ...
@@ -371,7 +372,7 @@ class KmsApi:
 
         def work() -> None:
             self._sign_in(request, scope, headers, body, service)
-            outcome.append(query.handle(service, request.caller, body, request_id))
+            outcome.append(query.handle(service, request, body, request_id))
 
         if not action:
             work()  # MissingAction and friends: not an operation, nothing to record

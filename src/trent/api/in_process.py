@@ -9,6 +9,7 @@ audit record of a console CreateKey is the record of an SDK's.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,7 +19,7 @@ from trent.api.audit_records import RecordShaper, is_read_only
 from trent.api.codec import ServiceCodec
 from trent.api.handlers.cloudtrail import CloudTrailApi
 from trent.api.handlers.kms import HANDLERS as KMS_HANDLERS
-from trent.api.query import QueryHandler, is_read_only_action, record_parameters
+from trent.api.query import QueryHandler, iam_response_elements, is_read_only_action, record_parameters
 from trent.domain.errors import UnsupportedOperationException, ValidationException
 from trent.domain.iam_errors import ValidationError
 from trent.services.kms import Kms
@@ -54,7 +55,7 @@ class InProcessApi:
             codec = self._kms_codec.operation(operation)
             if codec is None:  # pragma: no cover - the console names operations of the model
                 raise UnsupportedOperationException(f"{operation} is not a KMS operation.")
-            decoded = codec.decode(orjson.dumps(params))
+            decoded = codec.decode(_body(params))
             request.request_parameters = self._kms_shaper.request_parameters(operation, decoded)
             return decoded
         if source == IAM:
@@ -64,7 +65,7 @@ class InProcessApi:
             except ValidationException as error:
                 raise ValidationError(error.message) from None  # IAM's own code for the same refusal
         if source == CLOUDTRAIL:
-            decoded = self._cloudtrail.decode(operation, orjson.dumps(params))
+            decoded = self._cloudtrail.decode(operation, _body(params))
             request.request_parameters = self._cloudtrail.shaper.request_parameters(operation, decoded)
             return decoded
         raise UnsupportedOperationException(f"{source} has no operations here.")  # pragma: no cover
@@ -79,5 +80,17 @@ class InProcessApi:
                 request.response_elements = self._kms_shaper.response_elements(operation, result)
             return dict(result or {})
         if source == IAM:
-            return self._query.invoke("iam", request.caller, operation, decoded)
+            result = self._query.invoke("iam", request.caller, operation, decoded)
+            request.response_elements = iam_response_elements(operation, result)
+            return result
         return self._cloudtrail.handle(operation, request.caller, decoded) or {}
+
+
+def _body(params: Mapping[str, Any]) -> bytes:
+    """``params`` as the JSON an SDK would send."""
+    try:
+        return orjson.dumps(params)
+    except TypeError:
+        # An integer beyond 64 bits (a form's "99999999999999999999"): orjson cannot write it; the
+        # standard library can, and the codec then answers it as the API answers such a body.
+        return json.dumps(params).encode()

@@ -29,6 +29,7 @@ from xml.etree import ElementTree
 
 import orjson
 
+from trent.api.audit_records import cloudtrail_date
 from trent.api.codec import OperationCodec, ServiceCodec
 from trent.api.handlers.iam import HANDLERS as IAM_HANDLERS
 from trent.api.handlers.iam import Handler
@@ -38,6 +39,7 @@ from trent.domain.errors import TrentError, constraint_violation, validation_sum
 from trent.domain.iam_errors import InvalidAction, MalformedQueryString, MissingAction, ValidationError
 from trent.domain.identity import Caller
 from trent.services.iam import IamService
+from trent.services.request import RequestContext
 
 log = logging.getLogger("trent.api.query")
 
@@ -368,7 +370,7 @@ class QueryHandler:
         """InvalidAction when the service's model has no such operation (or another version)."""
         return self._services[service].operation(action, version)
 
-    def handle(self, service: str, caller: Caller, body: bytes, request_id: str) -> tuple[int, bytes]:
+    def handle(self, service: str, request: RequestContext, body: bytes, request_id: str) -> tuple[int, bytes]:
         _CURRENT.set((request_id, service))
         fields = decode_form(body)
         action = fields.pop("Action", "")
@@ -377,7 +379,9 @@ class QueryHandler:
             raise MissingAction.missing()
         operation = self.operation(service, action, version)
         params = operation.decode(fields)
-        result = self._dispatch(operation, caller, params)
+        result = self._dispatch(operation, request.caller, params)
+        if service == "iam":
+            request.response_elements = iam_response_elements(action, result)
         return 200, operation.encode(result, request_id)
 
     def invoke(self, service: str, caller: Caller, action: str, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -408,6 +412,30 @@ _READ_ONLY_PREFIXES = ("Get", "List", "Simulate")
 def is_read_only_action(action: str) -> bool:
     """CloudTrail's readOnly for a query-protocol action (STS, IAM)."""
     return action.startswith(_READ_ONLY_PREFIXES)
+
+
+def iam_response_elements(action: str, result: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """CloudTrail's responseElements of an IAM call: what a change answered (CreateUser's user,
+    CreateAccessKey's accessKey), lowerCamel, dates as CloudTrail writes them, never a secret.
+    Reads record none, as in AWS."""
+    if not result or is_read_only_action(action):
+        return None
+    shaped = _shape_response(result)
+    return shaped if isinstance(shaped, dict) and shaped else None
+
+
+def _shape_response(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {
+            name[:1].lower() + name[1:]: _shape_response(member)
+            for name, member in value.items()
+            if member is not None and not any(word in name for word in _SECRET_WORDS)
+        }
+    if isinstance(value, list | tuple):
+        return [_shape_response(member) for member in value]
+    if isinstance(value, datetime):
+        return cloudtrail_date(value)
+    return value
 
 
 def record_parameters(fields: Mapping[str, Any]) -> dict[str, Any] | None:

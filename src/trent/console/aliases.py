@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from trent.console.core import Pages, alert_text
+from trent.console.core import Pages, alert_text, error_status
 from trent.console.http import HttpRequest, HttpResponse, redirect
 from trent.console.sessions import Session
-from trent.domain.aliases import Alias
 from trent.domain.errors import (
     TrentError,
 )
@@ -26,30 +25,34 @@ class AliasPages(Pages):
             return await self._update_alias(http, session)
         return await self._aliases_page(http, session)
 
-    async def _aliases_page(self, http: HttpRequest, session: Session, *, alert: str | None = None) -> HttpResponse:
-        marker = http.arg("marker") or None
+    async def _aliases_page(
+        self, http: HttpRequest, session: Session, *, alert: str | None = None, status: int = 200
+    ) -> HttpResponse:
+        # ListAliases' own NextMarker, checked by its handler.
+        marker = http.arg("marker")[:1024] or None
         params = {"Limit": 100} | ({"Marker": marker} if marker else {})
         customer: list[Any] = []
         managed: list[Any] = []
         next_url = None
         try:
-            page = await self._kms_call(
-                http,
-                session,
-                "ListAliases",
-                params,
-                lambda r: self._kms.aliases.list_aliases(r, None, marker, 100),
-            )
-            for alias in page.items:
-                target = alias.target_key_id if isinstance(alias, Alias) else None
-                entry = {"name": alias.alias_name, "target": target}
-                (managed if alias.alias_name.startswith("alias/aws/") else customer).append(entry)
-            if page.next_position is not None:
-                next_url = "/console/aliases?" + urlencode({"marker": page.next_position})
+            page = await self._kms_invoke(http, session, "ListAliases", params)
+            for alias in page["Aliases"]:
+                entry = {"name": alias["AliasName"], "target": alias.get("TargetKeyId")}
+                (managed if alias["AliasName"].startswith("alias/aws/") else customer).append(entry)
+            if page.get("NextMarker"):
+                next_url = "/console/aliases?" + urlencode({"marker": page["NextMarker"]})
         except TrentError as error:
             alert = alert or alert_text(error)
+            status = status if status != 200 else error_status(error)
         return self._page(
-            http, session, "aliases.html", alert=alert, customer=customer, managed=managed, next_url=next_url
+            http,
+            session,
+            "aliases.html",
+            status=status,
+            alert=alert,
+            customer=customer,
+            managed=managed,
+            next_url=next_url,
         )
 
     async def _create_alias(self, http: HttpRequest, session: Session) -> HttpResponse:
@@ -60,7 +63,7 @@ class AliasPages(Pages):
         try:
             await self._kms_invoke(http, session, "CreateAlias", {"AliasName": name, "TargetKeyId": target})
         except TrentError as error:
-            return await self._aliases_page(http, session, alert=alert_text(error))
+            return await self._aliases_page(http, session, alert=alert_text(error), status=error_status(error))
         session.flash = f"Alias {name} created."
         return redirect("/console/aliases")
 
@@ -71,7 +74,7 @@ class AliasPages(Pages):
         try:
             await self._kms_invoke(http, session, "UpdateAlias", {"AliasName": name, "TargetKeyId": target})
         except TrentError as error:
-            return await self._aliases_page(http, session, alert=alert_text(error))
+            return await self._aliases_page(http, session, alert=alert_text(error), status=error_status(error))
         session.flash = f"Alias {name} now points to {target}."
         return redirect("/console/aliases")
 
@@ -80,6 +83,6 @@ class AliasPages(Pages):
         try:
             await self._kms_invoke(http, session, "DeleteAlias", {"AliasName": name})
         except TrentError as error:
-            return await self._aliases_page(http, session, alert=alert_text(error))
+            return await self._aliases_page(http, session, alert=alert_text(error), status=error_status(error))
         session.flash = f"Alias {name} deleted."
         return redirect("/console/aliases")

@@ -53,6 +53,7 @@ BAD_CREDENTIALS = "The access key ID or secret access key is not valid."
 REGION_MESSAGE = "Region is not a valid AWS Region name."
 CSRF_MESSAGE = "CSRF token missing or invalid"
 DEV_ACCESS_KEY_ID = "TRENTCONSOLEDEVROOT"
+_SIGN_IN_TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
 REGION_NAME = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
 _DUMMY_SECRET = "x" * 40
 
@@ -186,7 +187,11 @@ class ConsoleApp:
 
     def _sign_in_page(self, http: HttpRequest, *, alert: str | None = None, status: int = 200) -> HttpResponse:
         # A login-CSRF guard before any session exists: the token in the form and in a cookie must match.
-        token = http.cookies.get(SIGN_IN_COOKIE) or secrets.token_urlsafe(32)
+        # Reused only when it is one of ours (43 URL-safe characters): a planted cookie value would
+        # otherwise be written back into Set-Cookie, attributes and all.
+        token = http.cookies.get(SIGN_IN_COOKIE, "")
+        if not _SIGN_IN_TOKEN.fullmatch(token):
+            token = secrets.token_urlsafe(32)
         response = self._page(
             http,
             None,
@@ -204,7 +209,8 @@ class ConsoleApp:
     def _sign_in_token_ok(http: HttpRequest) -> bool:
         expected = http.cookies.get(SIGN_IN_COOKIE, "")
         submitted = http.field("csrf_token")
-        return bool(expected) and hmac.compare_digest(submitted.encode(), expected.encode())
+        # Only a token of the form we hand out counts: a value planted in the cookie is not one.
+        return bool(_SIGN_IN_TOKEN.fullmatch(expected)) and hmac.compare_digest(submitted.encode(), expected.encode())
 
     async def _sign_in(self, http: HttpRequest) -> HttpResponse:
         access_key_id = http.field("access_key_id").strip()

@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from trent.console import chart
-from trent.console.core import CLOUDTRAIL, ConsoleCore, Pages, alert_text, parse_time
+from trent.console.core import CLOUDTRAIL, ConsoleCore, Pages, alert_text, error_status, parse_time
 from trent.console.http import (
     HttpRequest,
     HttpResponse,
@@ -67,6 +67,30 @@ class AuditPages(Pages):
         rows, more = await self._call(http, session, CLOUDTRAIL, "LookupEvents", params, lookup)
         return [json.loads(record) for _seq, record in rows], more
 
+    async def _lookup_page(
+        self,
+        http: HttpRequest,
+        session: Session,
+        attribute: tuple[str, str] | None,
+        start: datetime | None,
+        end: datetime | None,
+        next_token: str | None,
+        limit: int,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One LookupEvents page through the API's handler: its checks (InvalidTimeRangeException, a
+        NextToken bound to the query), its record; the events' CloudTrail records and the NextToken."""
+        params: dict[str, Any] = {"MaxResults": limit}
+        if attribute is not None:
+            params["LookupAttributes"] = [{"AttributeKey": attribute[0], "AttributeValue": attribute[1]}]
+        if start is not None:
+            params["StartTime"] = start.timestamp()
+        if end is not None:
+            params["EndTime"] = end.timestamp()
+        if next_token:
+            params["NextToken"] = next_token
+        result = await self._invoke(http, session, CLOUDTRAIL, "LookupEvents", params)
+        return [json.loads(event["CloudTrailEvent"]) for event in result["Events"]], result.get("NextToken")
+
     async def usage(
         self, http: HttpRequest, session: Session, resource: str | None
     ) -> tuple[chart.Usage | None, str | None]:
@@ -111,8 +135,7 @@ class AuditPages(Pages):
                 filters=filters,
                 verify=None,
             )
-        before_text = http.arg("before")
-        before = int(before_text) if before_text.isdigit() and len(before_text) <= 18 else None
+        next_token = http.arg("next_token")[:1000] or None
         # LookupEvents takes one attribute; the others filter the page it returns.
         wanted = [
             ("EventName", filters["event_name"]),
@@ -123,20 +146,22 @@ class AuditPages(Pages):
         attribute = wanted[0] if wanted else None
         events: list[dict[str, Any]] = []
         more = None
+        status = 200
         try:
-            records, more = await self._lookup(http, session, attribute, start, end, before, AUDIT_PER_PAGE)
+            records, more = await self._lookup_page(http, session, attribute, start, end, next_token, AUDIT_PER_PAGE)
             events = [_event_row(record) for record in records]
             for key, value in wanted[1:]:
                 events = [e for e in events if _event_has(e, key, value)]
         except TrentError as error:
-            alert = alert_text(error)
+            alert, status = alert_text(error), error_status(error)
         next_url = None
         if more is not None:
-            next_url = "/console/audit?" + urlencode({**{k: v for k, v in filters.items() if v}, "before": more})
+            next_url = "/console/audit?" + urlencode({**{k: v for k, v in filters.items() if v}, "next_token": more})
         return self._page(
             http,
             session,
             "audit.html",
+            status=status,
             alert=alert,
             events=events,
             filters=filters,
@@ -147,7 +172,7 @@ class AuditPages(Pages):
         """`trent audit verify` from the console, for a caller allowed to read the trail."""
         try:
             # What the check reports is about the trail: only a caller LookupEvents lets in sees it.
-            await self._lookup(http, session, None, None, None, None, 1)
+            await self._lookup_page(http, session, None, None, None, None, 1)
         except TrentError as error:
             return self._error_page(http, session, error, "Verify the audit trail")
         async with self._verifying:
@@ -161,7 +186,7 @@ class AuditPages(Pages):
         if not re.fullmatch(r"[0-9a-fA-F-]{1,64}", event_id):
             return self._page(http, session, "error.html", status=404, alert="Not found", title="Not found")
         try:
-            records, _more = await self._lookup(http, session, ("EventId", event_id), None, None, None, 1)
+            records, _more = await self._lookup_page(http, session, ("EventId", event_id), None, None, None, 1)
         except TrentError as error:
             return self._error_page(http, session, error, "Event")
         if not records:

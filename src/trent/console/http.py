@@ -142,7 +142,7 @@ def _parse_multipart(headers: dict[str, str], body: bytes) -> tuple[dict[str, li
 
 async def _read_body(receive: Receive, headers: dict[str, str]) -> bytes:
     declared = headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_FORM_BYTES:
+    if declared.isascii() and declared.isdigit() and int(declared) > MAX_FORM_BYTES:
         raise FormTooLargeError
     chunks: list[bytes] = []
     size = 0

@@ -385,22 +385,12 @@ class IdentityPages(Pages):
     async def _create_access_key(self, http: HttpRequest, session: Session) -> HttpResponse:
         user_name = http.field("user_name").strip() or None
 
-        def create(r: RequestContext) -> Any:
-            key = self._iam.create_access_key(r.caller, user_name)
-            # The record names the key, never its secret.
-            r.response_elements = {
-                "accessKey": {"accessKeyId": key.access_key_id, "status": key.status, "userName": key.user_name}
-            }
-            return key
-
         try:
-            new_key = await self._iam_call(
-                http,
-                session,
-                "CreateAccessKey",
-                {"userName": user_name} if user_name else None,
-                create,
+            # The API's handler: its answer holds the secret (shown once, below); its record does not.
+            created = await self._invoke(
+                http, session, IAM, "CreateAccessKey", {"UserName": user_name} if user_name else {}
             )
+            new_key = created["AccessKey"]
         except TrentError as error:
             if user_name is not None:
                 return await self._user_page(
@@ -638,7 +628,7 @@ class IdentityPages(Pages):
 
 def _page_size(text: str) -> int:
     """MaxItems from the query string: IAM's range, else IAM's default."""
-    if text.isdigit() and 1 <= int(text) <= MAX_PAGE_SIZE:
+    if text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_PAGE_SIZE:
         return int(text)
     return PAGE_SIZE
 

@@ -62,33 +62,33 @@ class KeyPages(Pages):
         return self._page(http, session, "error.html", status=404, alert="Not found", title="Not found")
 
     async def _keys_page(self, http: HttpRequest, session: Session) -> HttpResponse:
-        marker = http.arg("marker")
-        if marker and not (marker.isdigit() and len(marker) <= 18):
-            marker = ""
+        # The marker is ListKeys' own NextMarker, checked by its handler (InvalidMarkerException).
+        marker = http.arg("marker")[:1024]
         names = ("q", "manager", "state", "spec", "usage", "origin", "multi_region")
         filters = {name: http.arg(name) for name in names}
         params: dict[str, Any] = {"Limit": KEYS_PER_PAGE} | ({"Marker": marker} if marker else {})
         try:
-            page = await self._kms_call(
-                http,
-                session,
-                "ListKeys",
-                params,
-                lambda r: self._kms.management.list_keys(r, marker or None, KEYS_PER_PAGE),
-            )
+            listed = await self._kms_invoke(http, session, "ListKeys", params)
         except TrentError as error:
             return self._page(
-                http, session, "keys.html", alert=alert_text(error), rows=[], filters=filters, **_choices()
+                http,
+                session,
+                "keys.html",
+                status=error_status(error),
+                alert=alert_text(error),
+                rows=[],
+                filters=filters,
+                **_choices(),
             )
         rows: list[dict[str, Any]] = []
-        for listed in page.items:
-            row = await self._key_row(http, session, listed, filters)
+        for entry in listed["Keys"]:
+            row = await self._key_row(http, session, entry["KeyId"], filters)
             if row is not None:
                 rows.append(row)
         next_url = None
-        if page.next_position is not None:
+        if listed.get("NextMarker"):
             next_url = "/console/keys?" + urlencode(
-                {**{k: v for k, v in filters.items() if v}, "marker": page.next_position}
+                {**{k: v for k, v in filters.items() if v}, "marker": listed["NextMarker"]}
             )
         first_url = "/console/keys?" + urlencode({k: v for k, v in filters.items() if v}) if marker else None
         filtered = any(filters.values())
@@ -101,12 +101,12 @@ class KeyPages(Pages):
             next_url=next_url,
             first_url=first_url,
             filtered=filtered,
-            scanned=len(page.items),
+            scanned=len(listed["Keys"]),
             **_choices(),
         )
 
     async def _key_row(
-        self, http: HttpRequest, session: Session, listed: Key, filters: Mapping[str, str]
+        self, http: HttpRequest, session: Session, key_id: str, filters: Mapping[str, str]
     ) -> dict[str, Any] | None:
         """One row: DescribeKey (the caller may see the key's id but not its metadata), then its aliases."""
         try:
@@ -114,13 +114,13 @@ class KeyPages(Pages):
                 http,
                 session,
                 "DescribeKey",
-                {"KeyId": listed.key_id},
-                lambda r: self._kms.management.describe_key(r, listed.key_id),
+                {"KeyId": key_id},
+                lambda r: self._kms.management.describe_key(r, key_id),
             )
         except TrentError as error:
             if any(filters.values()):
                 return None  # nothing to filter on: a key the caller cannot describe matches no filter
-            return {"key_id": listed.key_id, "error": error.code, "aliases": []}
+            return {"key_id": key_id, "error": error.code, "aliases": []}
         if not _matches(key, filters):
             return None
         aliases: list[str] = []
@@ -277,21 +277,19 @@ class KeyPages(Pages):
             except TrentError as error:
                 errors["rotation"] = alert_text(error)
         grants: list[Any] = []
-        # The store's own position (a row number): anything else starts at the first grant.
-        grants_marker = http.arg("grants_marker") if http.arg("grants_marker").isdigit() else None
-        grants_marker = grants_marker if grants_marker and len(grants_marker) <= 18 else None
+        # ListGrants' own NextMarker, checked by its handler; a bad one is shown as the API answers it.
+        grants_marker = http.arg("grants_marker")[:1024]
         grants_next: str | None = None
         try:
-            grants_page = await self._kms_call(
+            grants_page = await self._kms_invoke(
                 http,
                 session,
                 "ListGrants",
                 {**ref, "Limit": GRANTS_PER_PAGE} | ({"Marker": grants_marker} if grants_marker else {}),
-                lambda r: self._kms.grants.list_grants(r, key_id, None, None, grants_marker, GRANTS_PER_PAGE),
             )
-            grants = list(grants_page.items)
-            if grants_page.next_position is not None:
-                grants_next = f"/console/keys/{key_id}?" + urlencode({"grants_marker": grants_page.next_position})
+            grants = grants_page["Grants"]
+            if grants_page.get("NextMarker"):
+                grants_next = f"/console/keys/{key_id}?" + urlencode({"grants_marker": grants_page["NextMarker"]})
         except TrentError as error:
             errors["grants"] = alert_text(error)
         # DescribeKey's MultiRegionConfiguration: the primary and its replicas, by Region.
@@ -581,7 +579,8 @@ def _import_parameters_zip(
 
 
 def _whole_number(text: str, default: int) -> int:
-    """A form's number of days; what is not a whole number goes to the API, which refuses it."""
+    """A form's number of days. Whatever whole number it is goes to the API, whose model says what
+    is out of range; what is not a whole number is refused here."""
     text = text.strip()
     if not text:
         return default
