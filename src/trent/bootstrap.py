@@ -358,6 +358,7 @@ def create_app(settings: Settings) -> KmsApi:
             dev=settings.dev,
             sessions=components.store,
             idle_seconds=float(os.environ.get("TRENT_CONSOLE_IDLE_SECONDS", "900")),
+            verify_reuse_seconds=float(os.environ.get("TRENT_CONSOLE_VERIFY_REUSE_SECONDS", "30")),
             observers=[telemetry],
             regions=sorted(settings.served_regions or ()),
             verify_trail=_trail_verifier(settings, components.store),

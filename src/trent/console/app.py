@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from importlib import resources
 
 from trent.console.aliases import AliasPages
-from trent.console.audit import AuditPages
+from trent.console.audit import VERIFY_REUSE_SECONDS, AuditPages
 from trent.console.core import SIGNIN, ApiOperations, ConsoleCore, Section, SignedOutError
 from trent.console.http import (
     COOKIE,
@@ -78,6 +78,7 @@ class ConsoleApp:
         regions: Sequence[str] = (),
         sign_in_throttle: SignInThrottle | None = None,
         verify_trail: Callable[[], VerifyReport] | None = None,
+        verify_reuse_seconds: float = VERIFY_REUSE_SECONDS,
     ) -> None:
         self._core = ConsoleCore(
             kms=kms,
@@ -101,7 +102,7 @@ class ConsoleApp:
         self._region = default_region
         self.sessions = SessionStore(sessions, idle_seconds, allow_dev_root=dev)
         self._throttle = sign_in_throttle or SignInThrottle()
-        audit_pages = AuditPages(self._core)
+        audit_pages = AuditPages(self._core, verify_reuse_seconds)
         self._sections: dict[str, Section] = {
             "keys": KeyPages(self._core, audit_pages),
             "aliases": AliasPages(self._core),

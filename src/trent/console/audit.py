@@ -18,6 +18,7 @@ from trent.console.http import (
     HttpResponse,
 )
 from trent.console.sessions import Session
+from trent.domain.audit import VerifyReport
 from trent.domain.errors import (
     TrentError,
 )
@@ -26,14 +27,19 @@ from trent.services.request import RequestContext
 
 AUDIT_PER_PAGE = 50
 USAGE_LIMIT = 5000
+VERIFY_REUSE_SECONDS = 30.0
 
 
 class AuditPages(Pages):
     """The audit trail (LookupEvents), one event's CloudTrail JSON, and the usage charts."""
 
-    def __init__(self, core: ConsoleCore) -> None:
+    def __init__(self, core: ConsoleCore, verify_reuse_seconds: float = VERIFY_REUSE_SECONDS) -> None:
         super().__init__(core)
+        self._verify_reuse_seconds = verify_reuse_seconds
         self._verifying = asyncio.Lock()  # one chain check at a time: each reads the whole trail
+        # The last check (report, seconds it took, when it ended): reused for a while (30 s), so
+        # reloading the page, by anyone, cannot make the server re-read a large trail back to back.
+        self._last_check: tuple[VerifyReport, float, float] | None = None
 
     async def route(self, http: HttpRequest, session: Session, rest: list[str], method: str) -> HttpResponse:
         if rest == ["verify"]:
@@ -176,11 +182,23 @@ class AuditPages(Pages):
         except TrentError as error:
             return self._error_page(http, session, error, "Verify the audit trail")
         async with self._verifying:
-            started = time.perf_counter()
-            # Off the event loop, on a connection of its own (bootstrap): it reads every record.
-            report = await asyncio.to_thread(self._core.verify_trail)
-            seconds = time.perf_counter() - started
-        return self._page(http, session, "audit_verify.html", verify=report, seconds=seconds)
+            last = self._last_check
+            if last is None or time.monotonic() - last[2] >= self._verify_reuse_seconds:
+                started = time.perf_counter()
+                # Off the event loop, on a connection of its own (bootstrap): it reads every record.
+                report = await asyncio.to_thread(self._core.verify_trail)
+                last = self._last_check = (report, time.perf_counter() - started, time.monotonic())
+        report, seconds, ended = last
+        age = time.monotonic() - ended
+        return self._page(
+            http,
+            session,
+            "audit_verify.html",
+            verify=report,
+            seconds=seconds,
+            age=age,
+            reuse=self._verify_reuse_seconds,
+        )
 
     async def _event_page(self, http: HttpRequest, session: Session, event_id: str) -> HttpResponse:
         if not re.fullmatch(r"[0-9a-fA-F-]{1,64}", event_id):
