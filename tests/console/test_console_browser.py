@@ -265,6 +265,13 @@ def test_create_a_key_with_alias_and_tags_encrypt_with_boto3_and_see_it_in_audit
     expect(chart.first).to_be_visible()
     drawn = " ".join(chart.evaluate_all("charts => charts.map(c => c.textContent)"))
     assert re.search(r"\bEncrypt\b", drawn), drawn  # the bars name their operation
+    # GetKeyLastUsage: the last cryptographic use, linked to its audit record.
+    last_used = page.locator("#last-used")
+    expect(last_used).to_contain_text("Last used for Decrypt")  # the test decrypted after encrypting
+    last_used.get_by_role("link", name="its audit record").click()
+    expect(page).to_have_url(re.compile(r"/console/audit/[0-9a-f-]{36}$"))
+    assert json.loads(page.locator("pre").first.inner_text())["eventName"] == "Decrypt"
+    page.go_back()
 
     # What the console did is audited as the console's.
     created = [r for r in cloudtrail_records(server, "CreateKey") if r.get("responseElements")]

@@ -292,6 +292,11 @@ class KeyPages(Pages):
                 grants_next = f"/console/keys/{key_id}?" + urlencode({"grants_marker": grants_page["NextMarker"]})
         except TrentError as error:
             errors["grants"] = alert_text(error)
+        last_used: dict[str, Any] | None = None
+        try:
+            last_used = await self._kms_invoke(http, session, "GetKeyLastUsage", ref)
+        except TrentError as error:
+            errors["last_used"] = alert_text(error)
         # DescribeKey's MultiRegionConfiguration: the primary and its replicas, by Region.
         topology = self._kms.multi_region.multi_region_configuration(key)
         usage, usage_error = await self._usage(http, session, key.arn)
@@ -313,6 +318,7 @@ class KeyPages(Pages):
             grants_next=grants_next,
             grants_first=f"/console/keys/{key_id}" if grants_marker else None,
             topology=topology,
+            last_used=last_used,
             grant_operations=sorted(grantable_operations(key.key_spec, key.key_usage)),
             **_choices(),
             errors=errors,
