@@ -584,3 +584,47 @@ def test_a_console_create_access_key_is_recorded_as_the_apis_without_the_secret(
     assert secret.group(1) not in json.dumps(console)
     assert sdk_key["SecretAccessKey"] not in json.dumps(sdk)
     assert console["userAgent"].startswith("trent-console/")
+
+
+def test_the_audit_page_takes_every_lookup_attribute_and_combines_them(server: TrentServer) -> None:
+    client = Browserless(server)
+    credentials = admin(server)
+    client.sign_in(credentials["access_key"], credentials["secret_key"])
+    iam = server.client("iam", **credentials)
+    iam.create_user(UserName="audited-user")
+    iam.put_user_policy(
+        UserName="audited-user",
+        PolicyName="kms",
+        PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "kms:*", "Resource": "*"}]}
+        ),
+    )
+    key = iam.create_access_key(UserName="audited-user")["AccessKey"]
+    user_kms = server.client("kms", access_key=key["AccessKeyId"], secret_key=key["SecretAccessKey"])
+    key_id = user_kms.create_key(Description="by the user")["KeyMetadata"]["KeyId"]
+    user_kms.describe_key(KeyId=key_id)
+
+    def names(**query: str) -> list[str]:
+        status, _, body = client.get("/console/audit?" + urllib.parse.urlencode(query))
+        assert status == 200, body
+        rows = re.findall(r"</a></td><td>([A-Za-z]+)</td><td>([^<]*)</td>", body)
+        return [name for name, _user in rows]
+
+    assert sorted(names(access_key=key["AccessKeyId"])) == ["CreateKey", "DescribeKey"]
+    assert names(access_key=key["AccessKeyId"], read_only="true") == ["DescribeKey"]
+    assert names(access_key=key["AccessKeyId"], read_only="false") == ["CreateKey"]
+    assert names(user="audited-user", event_source="kms.amazonaws.com", event_name="CreateKey") == ["CreateKey"]
+    iam_names = names(event_source="iam.amazonaws.com")
+    assert {"CreateUser", "PutUserPolicy", "CreateAccessKey"} <= set(iam_names)
+    assert not set(iam_names) & {"CreateKey", "DescribeKey"}
+    assert "CreateUser" not in names(resource_type="AWS::KMS::Key")
+    # The page's events as a CloudTrail file.
+    status, headers, body = client.get(
+        "/console/audit?" + urllib.parse.urlencode({"access_key": key["AccessKeyId"], "format": "json"})
+    )
+    assert status == 200
+    assert headers["content-type"] == "application/json"
+    assert "attachment" in headers["content-disposition"]
+    records = json.loads(body)["Records"]
+    assert sorted(r["eventName"] for r in records) == ["CreateKey", "DescribeKey"]
+    assert all(r["userIdentity"]["accessKeyId"] == key["AccessKeyId"] for r in records)

@@ -28,6 +28,17 @@ from trent.services.request import RequestContext
 AUDIT_PER_PAGE = 50
 USAGE_LIMIT = 5000
 VERIFY_REUSE_SECONDS = 30.0
+# The audit page's filters: query name -> LookupEvents attribute. The first one given is the
+# attribute LookupEvents takes (it takes one); the others narrow the page it returns.
+LOOKUP_FILTERS = {
+    "event_name": "EventName",
+    "user": "Username",
+    "resource": "ResourceName",
+    "resource_type": "ResourceType",
+    "access_key": "AccessKeyId",
+    "event_source": "EventSource",
+    "read_only": "ReadOnly",
+}
 
 
 class AuditPages(Pages):
@@ -125,7 +136,7 @@ class AuditPages(Pages):
         )
 
     async def _audit_page(self, http: HttpRequest, session: Session) -> HttpResponse:
-        filters = {name: http.arg(name) for name in ("start", "end", "event_name", "user", "resource")}
+        filters = {name: http.arg(name) for name in ("start", "end", *LOOKUP_FILTERS)}
         alert = None
         try:
             start = parse_time(filters["start"])
@@ -143,23 +154,29 @@ class AuditPages(Pages):
             )
         next_token = http.arg("next_token")[:1000] or None
         # LookupEvents takes one attribute; the others filter the page it returns.
-        wanted = [
-            ("EventName", filters["event_name"]),
-            ("Username", filters["user"]),
-            ("ResourceName", filters["resource"]),
-        ]
-        wanted = [(k, v) for k, v in wanted if v]
+        wanted = [(attribute, filters[name]) for name, attribute in LOOKUP_FILTERS.items() if filters[name]]
         attribute = wanted[0] if wanted else None
         events: list[dict[str, Any]] = []
         more = None
         status = 200
         try:
             records, more = await self._lookup_page(http, session, attribute, start, end, next_token, AUDIT_PER_PAGE)
+            records = [r for r in records if all(_record_has(r, key, value) for key, value in wanted[1:])]
             events = [_event_row(record) for record in records]
-            for key, value in wanted[1:]:
-                events = [e for e in events if _event_has(e, key, value)]
+            if http.arg("format") == "json":
+                # This page's records as CloudTrail writes them ({"Records": [...]}), to keep or to grep.
+                body = json.dumps({"Records": records}, indent=2, sort_keys=True).encode()
+                disposition = b'attachment; filename="trent-audit-events.json"'
+                return HttpResponse(200, body, b"application/json", [(b"content-disposition", disposition)])
         except TrentError as error:
             alert, status = alert_text(error), error_status(error)
+        download_url = "/console/audit?" + urlencode(
+            {
+                **{k: v for k, v in filters.items() if v},
+                **({"next_token": next_token} if next_token else {}),
+                "format": "json",
+            }
+        )
         next_url = None
         if more is not None:
             next_url = "/console/audit?" + urlencode({**{k: v for k, v in filters.items() if v}, "next_token": more})
@@ -172,6 +189,7 @@ class AuditPages(Pages):
             events=events,
             filters=filters,
             next_url=next_url,
+            download_url=download_url,
         )
 
     async def _verify_page(self, http: HttpRequest, session: Session) -> HttpResponse:
@@ -238,9 +256,30 @@ def _event_row(record: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _event_has(event: Mapping[str, Any], attribute: str, value: str) -> bool:
+def _record_has(record: Mapping[str, Any], attribute: str, value: str) -> bool:
+    """Whether LookupEvents would match ``record`` for this attribute (the page's further filters)."""
+    identity = record.get("userIdentity") or {}
+    resources = record.get("resources") or ()
     if attribute == "EventName":
-        return bool(event["name"] == value)
+        return bool(record.get("eventName") == value)
     if attribute == "Username":
-        return bool(event["user"] == value)
-    return value in event["resources"]
+        return _lookup_username(identity) == value
+    if attribute == "AccessKeyId":
+        return bool(identity.get("accessKeyId") == value)
+    if attribute == "EventSource":
+        return bool(record.get("eventSource") == value)
+    if attribute == "ReadOnly":
+        return str(record.get("readOnly")).lower() == value.lower()
+    if attribute == "ResourceType":
+        return any(r.get("type") == value for r in resources)
+    return any(r.get("ARN") == value for r in resources)  # ResourceName
+
+
+def _lookup_username(identity: Mapping[str, Any]) -> str | None:
+    """CloudTrail's Username of a record: the user name, the role session name, or root."""
+    kind = identity.get("type")
+    if kind == "IAMUser":
+        return identity.get("userName")
+    if kind == "AssumedRole":
+        return str(identity.get("arn", "")).rsplit("/", 1)[-1] or None
+    return "root" if kind == "Root" else None
