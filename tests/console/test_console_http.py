@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
@@ -628,3 +629,56 @@ def test_the_audit_page_takes_every_lookup_attribute_and_combines_them(server: T
     records = json.loads(body)["Records"]
     assert sorted(r["eventName"] for r in records) == ["CreateKey", "DescribeKey"]
     assert all(r["userIdentity"]["accessKeyId"] == key["AccessKeyId"] for r in records)
+
+
+def test_key_administrators_and_users_picked_at_creation_become_the_key_policy(server: TrentServer) -> None:
+    client = Browserless(server)
+    credentials = admin(server)
+    client.sign_in(credentials["access_key"], credentials["secret_key"])
+    iam = server.client("iam", **credentials)
+    people = {}
+    for name in ("key-admin", "key-user"):
+        arn = iam.create_user(UserName=name)["User"]["Arn"]
+        key = iam.create_access_key(UserName=name)["AccessKey"]
+        people[name] = (arn, server.client("kms", access_key=key["AccessKeyId"], secret_key=key["SecretAccessKey"]))
+    status, headers, body = client.post(
+        "/console/keys",
+        {
+            "csrf_token": client.csrf(),
+            "description": "picked people",
+            "key_administrators": people["key-admin"][0],
+            "key_users": people["key-user"][0],
+        },
+    )
+    assert status == 303, body
+    key_id = headers["location"].rsplit("/", 1)[1]
+    policy = json.loads(
+        server.client("kms", **credentials).get_key_policy(KeyId=key_id, PolicyName="default")["Policy"]
+    )
+    assert [s["Sid"] for s in policy["Statement"]] == [
+        "Enable IAM User Permissions",
+        "Allow access for Key Administrators",
+        "Allow use of the key",
+        "Allow attachment of persistent resources",
+    ]
+    user_kms, admin_kms = people["key-user"][1], people["key-admin"][1]
+    blob = user_kms.encrypt(KeyId=key_id, Plaintext=b"for users")["CiphertextBlob"]
+    assert user_kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"for users"
+    with pytest.raises(ClientError) as denied:
+        user_kms.disable_key(KeyId=key_id)
+    assert denied.value.response["Error"]["Code"] == "AccessDeniedException"
+    admin_kms.disable_key(KeyId=key_id)
+    admin_kms.enable_key(KeyId=key_id)
+    with pytest.raises(ClientError) as denied:
+        admin_kms.encrypt(KeyId=key_id, Plaintext=b"admins manage, not use")
+    assert denied.value.response["Error"]["Code"] == "AccessDeniedException"
+    # A principal that does not exist: CreateKey's own refusal, on the form, and no key.
+    before = len(server.client("kms", **credentials).list_keys(Limit=1000)["Keys"])
+    status, _, body = client.post(
+        "/console/keys",
+        {"csrf_token": client.csrf(), "key_users": f"arn:aws:iam::{ACCOUNT_ID}:user/nobody-here"},
+    )
+    assert status == 400
+    assert 'role="alert">MalformedPolicyDocumentException: ' in body
+    assert f"arn:aws:iam::{ACCOUNT_ID}:user/nobody-here</textarea>" in body  # what was typed stays
+    assert len(server.client("kms", **credentials).list_keys(Limit=1000)["Keys"]) == before

@@ -129,6 +129,13 @@ class ConsoleCore:
             secure_transport=http.secure,
         )
 
+    def account_of(self, http: HttpRequest, session: Session) -> str:
+        """The session's account (the deployment's, if its key no longer resolves)."""
+        try:
+            return self.caller(http, session, None).account_id
+        except TrentError:
+            return self.account_id
+
     async def call(
         self,
         http: HttpRequest,

@@ -247,7 +247,7 @@ class IdentityPages(Pages):
         except TrentError as error:
             errors["own_keys"] = alert_text(error)
         role_form = role_form or _Form(
-            {"assume_role_policy_document": trust_policy_for(self._account_of(http, session), session.region)}
+            {"assume_role_policy_document": trust_policy_for(self._core.account_of(http, session), session.region)}
         )
         return self._page(
             http,
@@ -263,13 +263,6 @@ class IdentityPages(Pages):
             role_form=role_form,
             identity_url=identity_url,
         )
-
-    def _account_of(self, http: HttpRequest, session: Session) -> str:
-        """The session's account, for the default trust policy (the deployment's, if unknown)."""
-        try:
-            return self._core.caller(http, session, None).account_id
-        except TrentError:
-            return self._core.account_id
 
     # ================================================================= users
 

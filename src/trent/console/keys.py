@@ -23,6 +23,7 @@ from trent.domain.errors import (
 )
 from trent.domain.grants import grantable_operations
 from trent.domain.keys import USAGES_BY_SPEC, Key, KeyState
+from trent.domain.policy.defaults import console_key_policy
 
 KEYS_PER_PAGE = 25
 GRANTS_PER_PAGE = 50
@@ -145,7 +146,18 @@ class KeyPages(Pages):
     ) -> HttpResponse:
         form = {
             name: http.field(name)
-            for name in ("alias", "description", "key_spec", "key_usage", "origin", "tags", "policy", "multi_region")
+            for name in (
+                "alias",
+                "description",
+                "key_spec",
+                "key_usage",
+                "origin",
+                "tags",
+                "policy",
+                "key_administrators",
+                "key_users",
+                "multi_region",
+            )
         }
         return self._page(http, session, "key_new.html", status=status, alert=alert, form=form, **_choices())
 
@@ -169,6 +181,18 @@ class KeyPages(Pages):
         usage = http.field("key_usage") or None
         origin = http.field("origin") or "AWS_KMS"
         policy = http.field("policy").strip() or None
+        administrators = _principals(http.field("key_administrators"))
+        users = _principals(http.field("key_users"))
+        if policy is None and (administrators or users):
+            # As AWS's console does: the administrators and users picked become the key policy.
+            policy = console_key_policy(
+                self._core.account_of(http, session),
+                session.region,
+                key_spec=spec,
+                key_usage=usage or "ENCRYPT_DECRYPT",
+                administrators=administrators,
+                users=users,
+            )
         multi_region = http.field("multi_region") in ("true", "on", "1")
         description = http.field("description")
         # CreateKey as an SDK sends it: the API's model checks it and its handler runs it.
@@ -594,3 +618,12 @@ def _whole_number(text: str, default: int) -> int:
         return int(text)
     except ValueError:
         raise ValidationException(f"{text!r} is not a whole number of days.") from None
+
+
+def _principals(text: str) -> list[str]:
+    """Principal ARNs, one per line (or separated by commas), in the order given, each once."""
+    seen: list[str] = []
+    for item in text.replace(",", "\n").splitlines():
+        if (arn := item.strip()) and arn not in seen:
+            seen.append(arn)
+    return seen

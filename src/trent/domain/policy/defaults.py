@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from trent.crypto.asymmetric import ASYMMETRIC_KEY_SPECS
 from trent.domain.ids import account_root_arn
 
 DEFAULT_POLICY_NAME = "default"
@@ -69,3 +70,101 @@ def aws_managed_key_policy(account_id: str, region: str, service: str) -> str:
         ],
     }
     return json.dumps(document, indent=2, separators=(",", " : "))
+
+
+# What AWS's console lets key administrators do (its "Allow access for Key Administrators" statement).
+_ADMINISTRATOR_ACTIONS = (
+    "kms:Create*",
+    "kms:Describe*",
+    "kms:Enable*",
+    "kms:List*",
+    "kms:Put*",
+    "kms:Update*",
+    "kms:Revoke*",
+    "kms:Disable*",
+    "kms:Get*",
+    "kms:Delete*",
+    "kms:TagResource",
+    "kms:UntagResource",
+    "kms:ScheduleKeyDeletion",
+    "kms:CancelKeyDeletion",
+    "kms:RotateKeyOnDemand",
+)
+# ... and key users, by key usage (its "Allow use of the key" statement).
+_USER_ACTIONS = {
+    ("symmetric", "ENCRYPT_DECRYPT"): (
+        "kms:Encrypt",
+        "kms:Decrypt",
+        "kms:ReEncrypt*",
+        "kms:GenerateDataKey*",
+        "kms:DescribeKey",
+    ),
+    ("asymmetric", "ENCRYPT_DECRYPT"): (
+        "kms:Encrypt",
+        "kms:Decrypt",
+        "kms:ReEncrypt*",
+        "kms:DescribeKey",
+        "kms:GetPublicKey",
+    ),
+    ("asymmetric", "SIGN_VERIFY"): ("kms:DescribeKey", "kms:GetPublicKey", "kms:Sign", "kms:Verify"),
+    ("asymmetric", "KEY_AGREEMENT"): ("kms:DescribeKey", "kms:GetPublicKey", "kms:DeriveSharedSecret"),
+    ("symmetric", "GENERATE_VERIFY_MAC"): ("kms:DescribeKey", "kms:GenerateMac", "kms:VerifyMac"),
+}
+
+
+def console_key_policy(
+    account_id: str,
+    region: str,
+    *,
+    key_spec: str,
+    key_usage: str,
+    administrators: list[str],
+    users: list[str],
+) -> str:
+    """The key policy AWS's console writes for the key administrators and key users picked when a key
+    is created: the account statement of ``default_key_policy``, then one statement for the
+    administrators, one for the users and, except for HMAC keys, one letting the users attach the
+    key to AWS resources through grants."""
+    statements: list[dict[str, object]] = [
+        {
+            "Sid": "Enable IAM User Permissions",
+            "Effect": "Allow",
+            "Principal": {"AWS": account_root_arn(account_id, region)},
+            "Action": "kms:*",
+            "Resource": "*",
+        }
+    ]
+    if administrators:
+        statements.append(
+            {
+                "Sid": "Allow access for Key Administrators",
+                "Effect": "Allow",
+                "Principal": {"AWS": administrators},
+                "Action": list(_ADMINISTRATOR_ACTIONS),
+                "Resource": "*",
+            }
+        )
+    actions = _USER_ACTIONS.get(("asymmetric" if key_spec in ASYMMETRIC_KEY_SPECS else "symmetric", key_usage))
+    if users and actions:
+        statements.append(
+            {
+                "Sid": "Allow use of the key",
+                "Effect": "Allow",
+                "Principal": {"AWS": users},
+                "Action": list(actions),
+                "Resource": "*",
+            }
+        )
+        if key_usage != "GENERATE_VERIFY_MAC":
+            statements.append(
+                {
+                    "Sid": "Allow attachment of persistent resources",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": users},
+                    "Action": ["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"],
+                    "Resource": "*",
+                    "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
+                }
+            )
+    document = {"Id": "key-consolepolicy-3", "Version": "2012-10-17", "Statement": statements}
+    return json.dumps(document, indent=2)
