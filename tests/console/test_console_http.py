@@ -313,16 +313,31 @@ def test_a_multi_region_key_is_replicated_and_its_primary_moved_from_the_console
     assert "<option>eu-west-1</option>" in body  # a served Region the key is not in yet
     status, _, body = client.post(
         f"/console/keys/{key_id}/replicate",
-        {"replica_region": "eu-west-1", "replica_description": "copy", "csrf_token": client.csrf()},
+        {
+            "replica_region": "eu-west-1",
+            "replica_description": "copy",
+            "replica_tags": "team=west",
+            "csrf_token": client.csrf(),
+        },
     )
     assert status == 303, body
     west = server.client("kms", region="eu-west-1", **credentials)
     replica = west.describe_key(KeyId=key_id)["KeyMetadata"]
     assert replica["MultiRegionConfiguration"]["MultiRegionKeyType"] == "REPLICA"
     assert replica["Description"] == "copy"
+    assert west.list_resource_tags(KeyId=key_id)["Tags"] == [{"TagKey": "team", "TagValue": "west"}]
     status, _, body = client.get(f"/console/keys/{key_id}")
     assert re.search(r"<td>eu-west-1</td><td>Replica</td>", body)
     assert "<option>eu-west-1</option>" not in body.split('id="replica_region"', 1)[1].split("</select>", 1)[0]
+    # A replica policy that is not JSON: ReplicateKey's own refusal, and no replica there.
+    status, _, body = client.post(
+        f"/console/keys/{key_id}/replicate",
+        {"replica_region": "ap-south-1", "replica_policy": "{", "csrf_token": client.csrf()},
+    )
+    assert status == 400
+    assert 'role="alert">MalformedPolicyDocumentException: ' in body
+    with pytest.raises(ClientError):
+        server.client("kms", region="ap-south-1", **credentials).describe_key(KeyId=key_id)
     # The same Region again: AWS's AlreadyExistsException, shown on the page.
     status, _, body = client.post(
         f"/console/keys/{key_id}/replicate", {"replica_region": "eu-west-1", "csrf_token": client.csrf()}

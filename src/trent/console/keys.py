@@ -426,6 +426,14 @@ class KeyPages(Pages):
                 params = {**ref, "ReplicaRegion": replica_region}
                 if replica_description := http.field("replica_description").strip():
                     params["Description"] = replica_description
+                if replica_policy := http.field("replica_policy").strip():
+                    params["Policy"] = replica_policy
+                try:
+                    replica_tags = _parse_tags(http.field("replica_tags"))
+                except ValueError as exc:
+                    raise ValidationException(str(exc)) from None
+                if replica_tags:
+                    params["Tags"] = [{"TagKey": k, "TagValue": v} for k, v in replica_tags]
                 await self._kms_invoke(http, session, "ReplicateKey", params)
                 session.flash = f"Replica created in {replica_region}."
             elif action == "primary-region":
