@@ -357,6 +357,7 @@ def create_app(settings: Settings) -> KmsApi:
             account_id=settings.account_id,
             dev=settings.dev,
             sessions=components.store,
+            sign_in_failures=components.store,
             idle_seconds=float(os.environ.get("TRENT_CONSOLE_IDLE_SECONDS", "900")),
             verify_reuse_seconds=float(os.environ.get("TRENT_CONSOLE_VERIFY_REUSE_SECONDS", "30")),
             observers=[telemetry],

@@ -350,3 +350,22 @@ def test_console_sessions_are_shared_expire_and_never_move_the_change_token(back
     assert a.console_session("h1") is None
     # Sessions are not KMS state: other processes' caches must not be emptied by a page view.
     assert b.change_token() == before
+
+
+def test_failed_sign_ins_are_shared_pruned_and_never_move_the_change_token(backend: Backend) -> None:
+    a, b = backend.open(), backend.open()
+    before = b.change_token()
+    a.record_sign_in_failure(["ip:10.0.0.1", "key:AKIA1"], NOW, NOW - timedelta(minutes=5))
+    a.record_sign_in_failure(["ip:10.0.0.2", "key:AKIA1"], NOW + timedelta(seconds=1), NOW - timedelta(minutes=5))
+    assert b.recent_sign_in_failures("key:AKIA1", NOW - timedelta(minutes=5), 10) == [
+        NOW + timedelta(seconds=1),
+        NOW,
+    ]
+    assert b.recent_sign_in_failures("key:AKIA1", NOW - timedelta(minutes=5), 1) == [NOW + timedelta(seconds=1)]
+    b.clear_sign_in_failures("key:AKIA1")
+    assert a.recent_sign_in_failures("key:AKIA1", NOW - timedelta(minutes=5), 10) == []
+    assert a.recent_sign_in_failures("ip:10.0.0.1", NOW - timedelta(minutes=5), 10) == [NOW]
+    later = NOW + timedelta(hours=1)
+    b.record_sign_in_failure(["ip:10.0.0.3"], later, later - timedelta(minutes=5))
+    assert a.recent_sign_in_failures("ip:10.0.0.1", NOW - timedelta(days=1), 10) == []  # pruned
+    assert b.change_token() == before

@@ -36,7 +36,7 @@ from trent.console.http import (
 from trent.console.identities import IdentityPages
 from trent.console.keys import KeyPages
 from trent.console.sessions import DEFAULT_IDLE_SECONDS, Session, SessionStore, SessionTable
-from trent.console.sign_in_throttle import SignInThrottle
+from trent.console.sign_in_throttle import FailureTable, SignInThrottle
 from trent.domain.audit import VerifyReport
 from trent.domain.errors import (
     ThrottlingException,
@@ -72,11 +72,11 @@ class ConsoleApp:
         account_id: str,
         dev: bool,
         sessions: SessionTable,
+        sign_in_failures: FailureTable,
         idle_seconds: float = DEFAULT_IDLE_SECONDS,
         observers: Sequence[RequestObserver] = (),
         default_region: str = "us-east-1",
         regions: Sequence[str] = (),
-        sign_in_throttle: SignInThrottle | None = None,
         verify_trail: Callable[[], VerifyReport] | None = None,
         verify_reuse_seconds: float = VERIFY_REUSE_SECONDS,
     ) -> None:
@@ -101,7 +101,7 @@ class ConsoleApp:
         self._dev = dev
         self._region = default_region
         self.sessions = SessionStore(sessions, idle_seconds, allow_dev_root=dev)
-        self._throttle = sign_in_throttle or SignInThrottle()
+        self._throttle = SignInThrottle(sign_in_failures)
         audit_pages = AuditPages(self._core, verify_reuse_seconds)
         self._sections: dict[str, Section] = {
             "keys": KeyPages(self._core, audit_pages),

@@ -70,3 +70,28 @@ class ConsoleSessionTables(SqlBase):
         with self.transaction():
             cursor = self._execute_untracked("DELETE FROM console_sessions WHERE last_seen < ?", (_ts(cutoff),))
         return cursor.rowcount
+
+    # ----------------------------------------------------------------- failed sign-ins
+
+    def record_sign_in_failure(self, subjects: Sequence[str], at: datetime, forget_before: datetime) -> None:
+        """One failure for each subject; failures before ``forget_before`` no longer count and go."""
+        with self.transaction():
+            self._execute_untracked("DELETE FROM console_sign_in_failures WHERE failed_at < ?", (_ts(forget_before),))
+            self._executemany_untracked(
+                "INSERT INTO console_sign_in_failures (subject, failed_at) VALUES (?, ?)",
+                [(subject, _ts(at)) for subject in subjects],
+            )
+
+    def recent_sign_in_failures(self, subject: str, since: datetime, limit: int) -> list[datetime]:
+        """The newest ``limit`` failures of ``subject`` after ``since``, newest first."""
+        with self._lock:
+            rows = self._execute_untracked(
+                "SELECT failed_at FROM console_sign_in_failures WHERE subject = ? AND failed_at > ? "
+                "ORDER BY failed_at DESC LIMIT ?",
+                (subject, _ts(since), limit),
+            ).fetchall()
+        return [datetime.fromtimestamp(row[0], UTC) for row in rows]
+
+    def clear_sign_in_failures(self, subject: str) -> None:
+        with self.transaction():
+            self._execute_untracked("DELETE FROM console_sign_in_failures WHERE subject = ?", (subject,))
