@@ -26,6 +26,7 @@ grow with the store shows a ratio near 1.
 from __future__ import annotations
 
 import argparse
+import base64
 import html
 import http.client
 import math
@@ -164,9 +165,13 @@ def page_urls(console: Console, count: int) -> dict[str, str]:
         url, body = following, console.page(following)
     if len(rows(body)) != 25 or set(rows(body)) & set(rows(first)):
         sys.exit("the page 20 hops on does not show 25 other keys")
-    seq = int(urllib.parse.parse_qs(urllib.parse.urlparse(url).query)["marker"][0])
-    deep_marker = seq - 25 * NEXT_HOPS + count - 50  # list positions are the store's seq: the first key's + n
-    deep = f"/console/keys?marker={deep_marker}"
+    # The marker is ListKeys' NextMarker as Trent hands it out: base64url of "ListKeys\0<position>",
+    # the position being the store's row number (the first key's + n).
+    marker = urllib.parse.parse_qs(urllib.parse.urlparse(url).query)["marker"][0]
+    operation, _, position = base64.urlsafe_b64decode(marker).decode().partition("\x00")
+    deep_position = int(position) - 25 * NEXT_HOPS + count - 50
+    deep_marker = base64.urlsafe_b64encode(f"{operation}\x00{deep_position}".encode()).decode()
+    deep = "/console/keys?" + urllib.parse.urlencode({"marker": deep_marker})
     deep_body = console.page(deep)
     if len(rows(deep_body)) != 25 or next_link(deep_body) is None:
         sys.exit(f"the deep page shows {len(rows(deep_body))} keys (want 25, then a next page)")
