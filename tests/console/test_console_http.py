@@ -697,3 +697,32 @@ def test_key_administrators_and_users_picked_at_creation_become_the_key_policy(s
     assert 'role="alert">MalformedPolicyDocumentException: ' in body
     assert f"arn:aws:iam::{ACCOUNT_ID}:user/nobody-here</textarea>" in body  # what was typed stays
     assert len(server.client("kms", **credentials).list_keys(Limit=1000)["Keys"]) == before
+
+
+def test_a_console_shaped_key_policy_is_edited_as_administrators_and_users(server: TrentServer) -> None:
+    client = Browserless(server)
+    credentials = admin(server)
+    client.sign_in(credentials["access_key"], credentials["secret_key"])
+    kms, iam = server.client("kms", **credentials), server.client("iam", **credentials)
+    user_arn = iam.create_user(UserName="later-user")["User"]["Arn"]
+    key_id = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]["KeyId"]
+    status, _, body = client.get(f"/console/keys/{key_id}")
+    assert f'action="/console/keys/{key_id}/policy/people"' in body  # the API's default: nobody picked
+    status, _, body = client.post(
+        f"/console/keys/{key_id}/policy/people", {"key_users": user_arn, "csrf_token": client.csrf()}
+    )
+    assert status == 303, body
+    policy = json.loads(kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"])
+    use = next(s for s in policy["Statement"] if s["Sid"] == "Allow use of the key")
+    assert use["Action"] == ["kms:DescribeKey", "kms:GenerateMac", "kms:VerifyMac"]
+    assert use["Principal"] == {"AWS": [user_arn]}
+    status, _, body = client.get(f"/console/keys/{key_id}")
+    assert f'name="key_users" rows="2" class="code">{user_arn}</textarea>' in body
+    # A policy the console would not write: only the JSON editor offers it.
+    policy["Statement"].append(
+        {"Sid": "x", "Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "kms:GenerateMac", "Resource": "*"}
+    )
+    kms.put_key_policy(KeyId=key_id, PolicyName="default", Policy=json.dumps(policy))
+    status, _, body = client.get(f"/console/keys/{key_id}")
+    assert "/policy/people" not in body
+    assert 'action="/console/keys/' + key_id + '/policy"' in body

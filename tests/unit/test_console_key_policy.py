@@ -51,3 +51,25 @@ def test_the_policy_parses_and_without_people_is_the_account_statement_alone() -
     )
     compile_cached(text, "key")  # MalformedPolicyDocumentException if it were not a key policy
     assert [s["Sid"] for s in json.loads(text)["Statement"]] == ["Enable IAM User Permissions"]
+
+
+def test_a_console_policy_is_read_back_as_its_people_and_anything_else_is_not() -> None:
+    from trent.domain.policy.defaults import console_policy_people, default_key_policy
+
+    kwargs = {"key_spec": "SYMMETRIC_DEFAULT", "key_usage": "ENCRYPT_DECRYPT"}
+    text = console_key_policy("111122223333", "us-east-1", administrators=[ADMIN], users=[USER, ADMIN], **kwargs)
+    assert console_policy_people(text, "111122223333", "us-east-1", **kwargs) == ([ADMIN], [USER, ADMIN])
+    # The API's default policy: nobody picked yet.
+    assert console_policy_people(
+        default_key_policy("111122223333", "us-east-1"), "111122223333", "us-east-1", **kwargs
+    ) == ([], [])
+    # One action more, a condition, another statement, not JSON: only the JSON can say it.
+    document = json.loads(text)
+    document["Statement"][2]["Action"].append("kms:Sign")
+    assert console_policy_people(json.dumps(document), "111122223333", "us-east-1", **kwargs) is None
+    document = json.loads(text)
+    document["Statement"].append(
+        {"Sid": "extra", "Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "kms:*", "Resource": "*"}
+    )
+    assert console_policy_people(json.dumps(document), "111122223333", "us-east-1", **kwargs) is None
+    assert console_policy_people("{", "111122223333", "us-east-1", **kwargs) is None

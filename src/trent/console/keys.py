@@ -23,7 +23,7 @@ from trent.domain.errors import (
 )
 from trent.domain.grants import grantable_operations
 from trent.domain.keys import USAGES_BY_SPEC, Key, KeyState
-from trent.domain.policy.defaults import console_key_policy
+from trent.domain.policy.defaults import console_key_policy, console_policy_people
 
 KEYS_PER_PAGE = 25
 GRANTS_PER_PAGE = 50
@@ -279,6 +279,13 @@ class KeyPages(Pages):
             policy = _pretty_json(policy)
         except TrentError as error:
             errors["policy"] = alert_text(error)
+        # AWS's console "default view": the policy as key administrators and key users, when it is
+        # one the console would write for them; anything else only the JSON editor shows.
+        people = (
+            console_policy_people(policy, key.account_id, key.region, key_spec=key.key_spec, key_usage=key.key_usage)
+            if policy
+            else None
+        )
         rotation = None
         rotations: list[Any] = []
         if key.supports_rotation and key.state is not KeyState.PENDING_IMPORT:
@@ -343,6 +350,7 @@ class KeyPages(Pages):
             grants_first=f"/console/keys/{key_id}" if grants_marker else None,
             topology=topology,
             last_used=last_used,
+            people=people,
             grant_operations=sorted(grantable_operations(key.key_spec, key.key_usage)),
             **_choices(),
             errors=errors,
@@ -389,6 +397,20 @@ class KeyPages(Pages):
                         http, session, key_id, alert=alert_text(error), status=error_status(error), policy_text=text
                     )
                 session.flash = "Key policy saved."
+            elif action == "policy/people":
+                key = await self._kms_call(
+                    http, session, "DescribeKey", ref, lambda r: self._kms.management.describe_key(r, key_id)
+                )
+                text = console_key_policy(
+                    key.account_id,
+                    key.region,
+                    key_spec=key.key_spec,
+                    key_usage=key.key_usage,
+                    administrators=_principals(http.field("key_administrators")),
+                    users=_principals(http.field("key_users")),
+                )
+                await self._kms_invoke(http, session, "PutKeyPolicy", {**ref, "PolicyName": "default", "Policy": text})
+                session.flash = "Key administrators and key users saved."
             elif action == "tags":
                 text = http.field("tags")
                 try:

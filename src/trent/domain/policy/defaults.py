@@ -168,3 +168,38 @@ def console_key_policy(
             )
     document = {"Id": "key-consolepolicy-3", "Version": "2012-10-17", "Statement": statements}
     return json.dumps(document, indent=2)
+
+
+def console_policy_people(
+    policy: str, account_id: str, region: str, *, key_spec: str, key_usage: str
+) -> tuple[list[str], list[str]] | None:
+    """(key administrators, key users) when ``policy`` is what ``console_key_policy`` writes for
+    them (its Id aside, so the API's default policy is the case of nobody picked); None when it
+    says anything else, and only the JSON can show it."""
+    try:
+        document = json.loads(policy)
+    except ValueError:
+        return None
+    if not isinstance(document, dict) or not isinstance(document.get("Statement"), list):
+        return None
+    picked: dict[str, list[str]] = {}
+    for statement in document["Statement"]:
+        if not isinstance(statement, dict):
+            return None
+        principal = statement.get("Principal")
+        arns = principal.get("AWS") if isinstance(principal, dict) else None
+        if isinstance(arns, str):
+            arns = [arns]
+        if not isinstance(arns, list) or not all(isinstance(arn, str) for arn in arns):
+            return None
+        picked.setdefault(str(statement.get("Sid")), arns)
+    administrators = picked.get("Allow access for Key Administrators", [])
+    users = picked.get("Allow use of the key", [])
+    expected = json.loads(
+        console_key_policy(
+            account_id, region, key_spec=key_spec, key_usage=key_usage, administrators=administrators, users=users
+        )
+    )
+    if {k: v for k, v in document.items() if k != "Id"} != {k: v for k, v in expected.items() if k != "Id"}:
+        return None
+    return administrators, users
