@@ -726,3 +726,32 @@ def test_a_console_shaped_key_policy_is_edited_as_administrators_and_users(serve
     status, _, body = client.get(f"/console/keys/{key_id}")
     assert "/policy/people" not in body
     assert 'action="/console/keys/' + key_id + '/policy"' in body
+
+
+def test_a_filtered_key_list_looks_past_the_first_page_within_a_budget(tmp_path: Path) -> None:
+    server = TrentServer(tmp_path / "data", dev=False).start()
+    try:
+        client = Browserless(server)
+        credentials = admin(server)
+        client.sign_in(credentials["access_key"], credentials["secret_key"])
+        kms = server.client("kms", **credentials)
+        ids = [kms.create_key()["KeyMetadata"]["KeyId"] for _ in range(230)]
+        near, far = ids[40], ids[215]  # on the 2nd ListKeys page of 25; past the 200-key budget
+        for key_id in (near, far):
+            kms.disable_key(KeyId=key_id)
+        status, _, body = client.get("/console/keys?state=Disabled")
+        assert status == 200
+        listed = re.findall(r'<td><a href="/console/keys/([0-9a-f-]{36})">', body)
+        assert listed == [near]
+        assert 'id="scanned">This page looked at 200 keys' in body
+        more = re.search(r'<a href="([^"]+)">Next page</a>', body)
+        assert more is not None
+        status, _, body = client.get(html.unescape(more.group(1)))
+        assert re.findall(r'<td><a href="/console/keys/([0-9a-f-]{36})">', body) == [far]
+        assert 'id="scanned">This page looked at 30 keys' in body
+        assert "Next page" not in body
+        # Unfiltered, a page is one ListKeys page.
+        status, _, body = client.get("/console/keys")
+        assert len(re.findall(r'<td><a href="/console/keys/([0-9a-f-]{36})">', body)) == 25
+    finally:
+        server.stop()

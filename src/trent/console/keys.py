@@ -26,6 +26,7 @@ from trent.domain.keys import USAGES_BY_SPEC, Key, KeyState
 from trent.domain.policy.defaults import console_key_policy, console_policy_people
 
 KEYS_PER_PAGE = 25
+FILTER_SCAN_PAGES = 8  # a filtered view looks at up to 200 keys for its matches
 GRANTS_PER_PAGE = 50
 KEY_SPECS = tuple(USAGES_BY_SPEC)
 KEY_USAGES = tuple(sorted({usage for usages in USAGES_BY_SPEC.values() for usage in usages}))
@@ -67,32 +68,42 @@ class KeyPages(Pages):
         marker = http.arg("marker")[:1024]
         names = ("q", "manager", "state", "spec", "usage", "origin", "multi_region")
         filters = {name: http.arg(name) for name in names}
-        params: dict[str, Any] = {"Limit": KEYS_PER_PAGE} | ({"Marker": marker} if marker else {})
-        try:
-            listed = await self._kms_invoke(http, session, "ListKeys", params)
-        except TrentError as error:
-            return self._page(
-                http,
-                session,
-                "keys.html",
-                status=error_status(error),
-                alert=alert_text(error),
-                rows=[],
-                filters=filters,
-                **_choices(),
-            )
-        rows: list[dict[str, Any]] = []
-        for entry in listed["Keys"]:
-            row = await self._key_row(http, session, entry["KeyId"], filters)
-            if row is not None:
-                rows.append(row)
-        next_url = None
-        if listed.get("NextMarker"):
-            next_url = "/console/keys?" + urlencode(
-                {**{k: v for k, v in filters.items() if v}, "marker": listed["NextMarker"]}
-            )
-        first_url = "/console/keys?" + urlencode({k: v for k, v in filters.items() if v}) if marker else None
         filtered = any(filters.values())
+        rows: list[dict[str, Any]] = []
+        scanned = 0
+        cursor: str | None = marker or None
+        try:
+            # A filtered view reads further ListKeys pages until it has a page of matches, within
+            # a budget (FILTER_SCAN_PAGES pages of KEYS_PER_PAGE): what a page view costs stays
+            # bounded however many keys the account has, and "Next page" goes on from there.
+            for _ in range(FILTER_SCAN_PAGES if filtered else 1):
+                params: dict[str, Any] = {"Limit": KEYS_PER_PAGE} | ({"Marker": cursor} if cursor else {})
+                listed = await self._kms_invoke(http, session, "ListKeys", params)
+                for entry in listed["Keys"]:
+                    row = await self._key_row(http, session, entry["KeyId"], filters)
+                    if row is not None:
+                        rows.append(row)
+                scanned += len(listed["Keys"])
+                cursor = listed.get("NextMarker")
+                if cursor is None or len(rows) >= KEYS_PER_PAGE:
+                    break
+        except TrentError as error:
+            if not rows:
+                return self._page(
+                    http,
+                    session,
+                    "keys.html",
+                    status=error_status(error),
+                    alert=alert_text(error),
+                    rows=[],
+                    filters=filters,
+                    **_choices(),
+                )
+            cursor = None  # what was found before the refusal is shown; the refusal stops the scan
+        next_url = None
+        if cursor:
+            next_url = "/console/keys?" + urlencode({**{k: v for k, v in filters.items() if v}, "marker": cursor})
+        first_url = "/console/keys?" + urlencode({k: v for k, v in filters.items() if v}) if marker else None
         return self._page(
             http,
             session,
@@ -102,7 +113,7 @@ class KeyPages(Pages):
             next_url=next_url,
             first_url=first_url,
             filtered=filtered,
-            scanned=len(listed["Keys"]),
+            scanned=scanned,
             **_choices(),
         )
 
