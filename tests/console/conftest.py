@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import configparser
 import contextlib
+import http.cookiejar
 import os
 import re
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -135,3 +139,65 @@ def admin(server: TrentServer) -> dict[str, str]:
         "access_key": parser["trent"]["aws_access_key_id"],
         "secret_key": parser["trent"]["aws_secret_access_key"],
     }
+
+
+# ----------------------------------------------------------------- clients shared by the test files
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+class Browserless:
+    """A cookie jar and a few helpers; answers as (status, headers, body)."""
+
+    def __init__(self, server: TrentServer, user_agent: str = "console-http-test/1") -> None:
+        self.server = server
+        self.user_agent = user_agent
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar), _NoRedirect)
+
+    def request(self, method: str, path: str, form: dict[str, str] | None = None) -> tuple[int, Any, str]:
+        data = urllib.parse.urlencode(form).encode() if form is not None else None
+        headers = {"user-agent": self.user_agent}
+        if data is not None:
+            headers["content-type"] = "application/x-www-form-urlencoded"
+        request = urllib.request.Request(self.server.endpoint + path, data=data, method=method, headers=headers)
+        try:
+            with self.opener.open(request, timeout=30) as response:
+                return response.status, response.headers, response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.headers, error.read().decode()
+
+    def get(self, path: str) -> tuple[int, Any, str]:
+        return self.request("GET", path)
+
+    def post(self, path: str, form: dict[str, str]) -> tuple[int, Any, str]:
+        return self.request("POST", path, form)
+
+    def csrf(self, path: str = "/console/keys/new") -> str:
+        _, _, body = self.get(path)
+        match = re.search(r'name="csrf_token" value="([^"]+)"', body)
+        assert match is not None, body
+        return match.group(1)
+
+    def sign_in(self, access_key: str, secret_key: str) -> tuple[int, Any, str]:
+        # The sign-in form's own CSRF token (and its cookie) first, as a browser would have them.
+        token = self.csrf("/console/sign-in")
+        form = {"access_key_id": access_key, "secret_access_key": secret_key, "csrf_token": token}
+        return self.post("/console/sign-in", form)
+
+
+def expect(target: Any) -> Any:
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect(target)
+
+
+def sign_in(page: Any, server: TrentServer, credentials: dict[str, str]) -> None:
+    page.goto(server.endpoint + "/console/sign-in")
+    page.get_by_label("Access key ID").fill(credentials["access_key"])
+    page.get_by_label("Secret access key").fill(credentials["secret_key"])
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    expect(page).to_have_url(re.compile(r"/console/keys(\?.*)?$"))

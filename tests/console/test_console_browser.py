@@ -22,7 +22,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.conftest import ACCOUNT_ID, TrentServer
-from tests.console.conftest import DOCS_DIR, NARROW, WIDE, admin
+from tests.console.conftest import DOCS_DIR, NARROW, WIDE, admin, expect, sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -34,21 +34,7 @@ BAD_CREDENTIALS = "The access key ID or secret access key is not valid."
 CSRF_REFUSED = "CSRF token missing or invalid"
 
 
-def expect(target: Any) -> Any:
-    from playwright.sync_api import expect as playwright_expect
-
-    return playwright_expect(target)
-
-
 # ----------------------------------------------------------------- helpers
-
-
-def sign_in(page: Any, server: TrentServer, credentials: dict[str, str]) -> None:
-    page.goto(server.endpoint + "/console/sign-in")
-    page.get_by_label("Access key ID").fill(credentials["access_key"])
-    page.get_by_label("Secret access key").fill(credentials["secret_key"])
-    page.get_by_role("button", name="Sign in", exact=True).click()
-    expect(page).to_have_url(KEYS_URL)
 
 
 def alert(page: Any, text: str | re.Pattern[str]) -> Any:

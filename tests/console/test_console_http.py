@@ -25,53 +25,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from tests.conftest import ACCOUNT_ID, TrentServer
-from tests.console.conftest import admin
+from tests.console.conftest import Browserless, admin
 
 pytestmark = pytest.mark.timeout(120)
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-class Browserless:
-    """A cookie jar and a few helpers; answers as (status, headers, body)."""
-
-    def __init__(self, server: TrentServer) -> None:
-        self.server = server
-        self.jar = http.cookiejar.CookieJar()
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar), _NoRedirect)
-
-    def request(self, method: str, path: str, form: dict[str, str] | None = None) -> tuple[int, Any, str]:
-        data = urllib.parse.urlencode(form).encode() if form is not None else None
-        headers = {"user-agent": "console-http-test/1"}
-        if data is not None:
-            headers["content-type"] = "application/x-www-form-urlencoded"
-        request = urllib.request.Request(self.server.endpoint + path, data=data, method=method, headers=headers)
-        try:
-            with self.opener.open(request, timeout=30) as response:
-                return response.status, response.headers, response.read().decode()
-        except urllib.error.HTTPError as error:
-            return error.code, error.headers, error.read().decode()
-
-    def get(self, path: str) -> tuple[int, Any, str]:
-        return self.request("GET", path)
-
-    def post(self, path: str, form: dict[str, str]) -> tuple[int, Any, str]:
-        return self.request("POST", path, form)
-
-    def csrf(self, path: str = "/console/keys/new") -> str:
-        _, _, body = self.get(path)
-        match = re.search(r'name="csrf_token" value="([^"]+)"', body)
-        assert match is not None, body
-        return match.group(1)
-
-    def sign_in(self, access_key: str, secret_key: str) -> tuple[int, Any, str]:
-        # The sign-in form's own CSRF token (and its cookie) first, as a browser would have them.
-        token = self.csrf("/console/sign-in")
-        form = {"access_key_id": access_key, "secret_access_key": secret_key, "csrf_token": token}
-        return self.post("/console/sign-in", form)
 
 
 @pytest.fixture(scope="module")

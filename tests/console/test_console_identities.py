@@ -9,13 +9,9 @@ records carry a userAgent that starts with ``trent-console/``.
 from __future__ import annotations
 
 import html
-import http.cookiejar
 import json
 import re
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +20,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.conftest import ACCOUNT_ID, TrentServer
-from tests.console.conftest import WIDE, admin
+from tests.console.conftest import WIDE, Browserless, admin, expect, sign_in
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -52,54 +48,18 @@ def kms_policy(action: str = "kms:Encrypt") -> str:
 # ----------------------------------------------------------------- an HTTP client with a session
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-class Console:
-    """One signed-in console session over plain HTTP; answers as (status, headers, body)."""
+class Console(Browserless):
+    """One signed-in console session whose POSTs carry its CSRF token."""
 
     def __init__(self, server: TrentServer, credentials: dict[str, str]) -> None:
-        self.server = server
-        jar = http.cookiejar.CookieJar()
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), _NoRedirect)
-        token = self._token("/console/sign-in")
-        status, _, body = self.post(
-            "/console/sign-in",
-            {
-                "access_key_id": credentials["access_key"],
-                "secret_access_key": credentials["secret_key"],
-                "csrf_token": token,
-            },
-            csrf=False,
-        )
+        super().__init__(server, user_agent="console-identities-test/1")
+        self.token = ""  # the sign-in form brings its own
+        status, _, body = self.sign_in(credentials["access_key"], credentials["secret_key"])
         assert status == 303, body
-        self.csrf = self._token(BASE)
-
-    def request(self, method: str, path: str, form: dict[str, str] | None = None) -> tuple[int, Any, str]:
-        data = urllib.parse.urlencode(form).encode() if form is not None else None
-        headers = {"user-agent": "console-identities-test/1"}
-        if data is not None:
-            headers["content-type"] = "application/x-www-form-urlencoded"
-        request = urllib.request.Request(self.server.endpoint + path, data=data, method=method, headers=headers)
-        try:
-            with self.opener.open(request, timeout=30) as response:
-                return response.status, response.headers, response.read().decode()
-        except urllib.error.HTTPError as error:
-            return error.code, error.headers, error.read().decode()
-
-    def get(self, path: str) -> tuple[int, Any, str]:
-        return self.request("GET", path)
+        self.token = self.csrf(BASE)
 
     def post(self, path: str, form: dict[str, str], *, csrf: bool = True) -> tuple[int, Any, str]:
-        return self.request("POST", path, {"csrf_token": self.csrf, **form} if csrf else form)
-
-    def _token(self, path: str) -> str:
-        _, _, body = self.get(path)
-        match = re.search(r'name="csrf_token" value="([^"]+)"', body)
-        assert match is not None, body
-        return match.group(1)
+        return super().post(path, {"csrf_token": self.token, **form} if csrf else form)
 
 
 def redirected_to(answer: tuple[int, Any, str], location: str) -> None:
@@ -458,7 +418,7 @@ def test_a_forged_post_without_the_csrf_token_is_refused_and_changes_nothing(
         (f"{BASE}/users/kept/policies", {"policy_name": "forged", "policy_document": kms_policy()}),
     ]
     for path, form in forged:
-        for token in ({}, {"csrf_token": "A" * len(console.csrf)}):
+        for token in ({}, {"csrf_token": "A" * len(console.token)}):
             status, _, body = console.post(path, {**form, **token}, csrf=False)
             assert status == 403, (path, body[:500])
             assert CSRF_REFUSED in body
@@ -504,20 +464,6 @@ def test_a_user_without_iam_permission_sees_access_denied_and_changes_nothing(se
 
 
 # ----------------------------------------------------------------- in a browser
-
-
-def expect(target: Any) -> Any:
-    from playwright.sync_api import expect as playwright_expect
-
-    return playwright_expect(target)
-
-
-def sign_in(page: Any, server: TrentServer, credentials: dict[str, str]) -> None:
-    page.goto(server.endpoint + "/console/sign-in")
-    page.get_by_label("Access key ID").fill(credentials["access_key"])
-    page.get_by_label("Secret access key").fill(credentials["secret_key"])
-    page.get_by_role("button", name="Sign in", exact=True).click()
-    expect(page).to_have_url(re.compile(r"/console/keys(\?.*)?$"))
 
 
 # Every visible form control named by a <label> (or aria-label), every button by its text: a list of misses.

@@ -16,8 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import TrentServer
-from tests.console.conftest import admin
-from tests.console.test_console_http import Browserless
+from tests.console.conftest import Browserless, admin
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -59,30 +59,19 @@ class AuditPages(Pages):
             return await self._event_page(http, session, rest[0])
         return await self._audit_page(http, session)
 
-    async def _lookup(
-        self,
-        http: HttpRequest,
-        session: Session,
-        attribute: tuple[str, str] | None,
-        start: datetime | None,
-        end: datetime | None,
-        before: int | None,
-        limit: int,
-    ) -> tuple[list[dict[str, Any]], int | None]:
-        # LookupEvents as an SDK sends it; the usage chart reads more than one API page (at most 50) holds.
-        params: dict[str, Any] = {"MaxResults": limit} if limit <= 50 else {}
-        if attribute is not None:
-            params["LookupAttributes"] = [{"AttributeKey": attribute[0], "AttributeValue": attribute[1]}]
-        if start is not None:
-            params["StartTime"] = start.timestamp()
-        if end is not None:
-            params["EndTime"] = end.timestamp()
+    async def _usage_records(
+        self, http: HttpRequest, session: Session, attribute: tuple[str, str] | None, start: datetime, end: datetime
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """The usage chart's records: more than one API page (at most 50) holds, so through the use
+        case, recorded as the LookupEvents it stands for; and whether there were more than it reads."""
 
         def lookup(r: RequestContext) -> tuple[list[tuple[int, bytes]], int | None]:
-            return self._audit.lookup_as(r.caller, LookupQuery(r.caller.region, attribute, start, end, before, limit))
+            query = LookupQuery(r.caller.region, attribute, start, end, None, USAGE_LIMIT)
+            return self._audit.lookup_as(r.caller, query)
 
+        params = _lookup_params(attribute, start, end)
         rows, more = await self._call(http, session, CLOUDTRAIL, "LookupEvents", params, lookup)
-        return [json.loads(record) for _seq, record in rows], more
+        return [json.loads(record) for _seq, record in rows], more is not None
 
     async def _lookup_page(
         self,
@@ -96,13 +85,7 @@ class AuditPages(Pages):
     ) -> tuple[list[dict[str, Any]], str | None]:
         """One LookupEvents page through the API's handler: its checks (InvalidTimeRangeException, a
         NextToken bound to the query), its record; the events' CloudTrail records and the NextToken."""
-        params: dict[str, Any] = {"MaxResults": limit}
-        if attribute is not None:
-            params["LookupAttributes"] = [{"AttributeKey": attribute[0], "AttributeValue": attribute[1]}]
-        if start is not None:
-            params["StartTime"] = start.timestamp()
-        if end is not None:
-            params["EndTime"] = end.timestamp()
+        params = {"MaxResults": limit, **_lookup_params(attribute, start, end)}
         if next_token:
             params["NextToken"] = next_token
         result = await self._invoke(http, session, CLOUDTRAIL, "LookupEvents", params)
@@ -114,13 +97,11 @@ class AuditPages(Pages):
         now = datetime.now(UTC)
         attribute = ("ResourceName", resource) if resource else None
         try:
-            records, more = await self._lookup(
-                http, session, attribute, now - timedelta(minutes=60), now, None, USAGE_LIMIT
-            )
+            records, truncated = await self._usage_records(http, session, attribute, now - timedelta(minutes=60), now)
         except TrentError as error:
             return None, alert_text(error)
         usage = chart.usage_from_records(records, now)
-        usage.truncated = more is not None
+        usage.truncated = truncated
         return usage, None
 
     async def usage_page(self, http: HttpRequest, session: Session) -> HttpResponse:
@@ -283,3 +264,15 @@ def _lookup_username(identity: Mapping[str, Any]) -> str | None:
     if kind == "AssumedRole":
         return str(identity.get("arn", "")).rsplit("/", 1)[-1] or None
     return "root" if kind == "Root" else None
+
+
+def _lookup_params(attribute: tuple[str, str] | None, start: datetime | None, end: datetime | None) -> dict[str, Any]:
+    """LookupEvents' members for a query, as an SDK sends them."""
+    params: dict[str, Any] = {}
+    if attribute is not None:
+        params["LookupAttributes"] = [{"AttributeKey": attribute[0], "AttributeValue": attribute[1]}]
+    if start is not None:
+        params["StartTime"] = start.timestamp()
+    if end is not None:
+        params["EndTime"] = end.timestamp()
+    return params
