@@ -32,28 +32,19 @@ import http.client
 import math
 import os
 import re
-import secrets
 import statistics
 import sys
 import tempfile
 import time
 import urllib.parse
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from trent.bootstrap import build, initialize
-from trent.config import settings_from_env
-from trent.domain import ciphertext
-from trent.domain.aliases import Alias
-from trent.domain.ids import key_arn, new_key_id
-from trent.domain.keys import Key, KeyState, Material
-from trent.domain.policy import default_key_policy
-from trent.services.keycache import material_aad
+from trent.domain.keys import KeyState
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run import free_port, write_section
-from scale import ACCOUNT, BATCH, REGION, credentials, rss_mib, start
+from scale import KeyShape, credentials, fill, rss_mib, start
 
 PAGES = ("first", "next-20", "deep", "disabled", "search")
 NEXT_HOPS = 20
@@ -62,44 +53,10 @@ NEXT_LINK = re.compile(r'<a href="([^"]+)">Next page</a>')
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
-def fill(data_dir: Path, count: int, database: str) -> None:
-    """``count`` keys with sealed material (every 10th Disabled, every 4th with an alias), through the store."""
-    settings = settings_from_env(data_dir=data_dir, database_url=database or None)
-    initialize(settings)
-    components = build(settings)
-    store, root = components.store, components.root
-    now = datetime.now(UTC)
-    policy = default_key_policy(ACCOUNT, REGION)
-    started = time.monotonic()
-    for offset in range(0, count, BATCH):
-        with store.transaction():
-            for number in range(offset, min(offset + BATCH, count)):
-                key_id = new_key_id()
-                material = secrets.token_bytes(32)
-                material_id = ciphertext.material_id_for(key_id, material)
-                store.insert_key(
-                    Key(
-                        key_id=key_id,
-                        account_id=ACCOUNT,
-                        region=REGION,
-                        arn=key_arn(REGION, ACCOUNT, key_id),
-                        creation_date=now,
-                        description=f"bench key {number}",
-                        key_spec="SYMMETRIC_DEFAULT",
-                        key_usage="ENCRYPT_DECRYPT",
-                        origin="AWS_KMS",
-                        key_manager="CUSTOMER",
-                        state=KeyState.DISABLED if number % 10 == 9 else KeyState.ENABLED,
-                        policy=policy,
-                        current_material_id=material_id,
-                    )
-                )
-                sealed = root.seal(material, material_aad(key_id, material_id))
-                store.insert_material(Material(key_id, material_id, sealed, now))
-                if number % 4 == 0:
-                    store.insert_alias(Alias(ACCOUNT, REGION, f"alias/bench-key-{number}", key_id, now, now))
-        print(f"  {min(offset + BATCH, count):,} keys written ({time.monotonic() - started:.0f} s)", flush=True)
-    store.close()
+def console_key(number: int) -> KeyShape:
+    """Every 10th key Disabled, every 4th with an alias: filters and searches find something."""
+    state = KeyState.DISABLED if number % 10 == 9 else KeyState.ENABLED
+    return KeyShape(f"bench key {number}", state, f"alias/bench-key-{number}" if number % 4 == 0 else None)
 
 
 class Console:
@@ -260,7 +217,7 @@ def main() -> int:
         sizes = {args.small: Path(tmp) / f"keys-{args.small}", args.keys: Path(tmp) / f"keys-{args.keys}"}
         for count, data_dir in sizes.items():
             print(f"filling a store with {count:,} keys", flush=True)
-            fill(data_dir, count, args.database)
+            fill(data_dir, count, args.database, console_key)
         os.sync()  # the fill's dirty pages must not be written back during a measurement
         time.sleep(2)
         runs: dict[int, list[dict[str, Any]]] = {count: [] for count in sizes}

@@ -27,9 +27,10 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import boto3
 from botocore.config import Config
@@ -37,6 +38,7 @@ from botocore.config import Config
 from trent.bootstrap import build, initialize
 from trent.config import settings_from_env
 from trent.domain import ciphertext
+from trent.domain.aliases import Alias
 from trent.domain.ids import key_arn, new_key_id
 from trent.domain.keys import Key, KeyState, Material
 from trent.domain.policy import default_key_policy
@@ -53,8 +55,21 @@ REGION = "us-east-1"
 BATCH = 20_000
 
 
-def fill(data_dir: Path, count: int, database: str) -> None:
-    """``count`` symmetric keys with sealed material, written straight through the store."""
+class KeyShape(NamedTuple):
+    """What one bench key is: its description, its state, and an alias for it if any."""
+
+    description: str
+    state: KeyState
+    alias: str | None
+
+
+def plain_key(number: int) -> KeyShape:
+    return KeyShape("scale", KeyState.ENABLED, None)
+
+
+def fill(data_dir: Path, count: int, database: str, shape: Callable[[int], KeyShape] = plain_key) -> None:
+    """``count`` symmetric keys with sealed material, written straight through the store; ``shape``
+    says what the n-th one is."""
     settings = settings_from_env(data_dir=data_dir, database_url=database or None)
     initialize(settings)
     components = build(settings)
@@ -64,7 +79,8 @@ def fill(data_dir: Path, count: int, database: str) -> None:
     started = time.monotonic()
     for offset in range(0, count, BATCH):
         with store.transaction():
-            for _ in range(min(BATCH, count - offset)):
+            for number in range(offset, min(offset + BATCH, count)):
+                kind = shape(number)
                 key_id = new_key_id()
                 material = secrets.token_bytes(32)
                 material_id = ciphertext.material_id_for(key_id, material)
@@ -75,19 +91,21 @@ def fill(data_dir: Path, count: int, database: str) -> None:
                         region=REGION,
                         arn=key_arn(REGION, ACCOUNT, key_id),
                         creation_date=now,
-                        description="scale",
+                        description=kind.description,
                         key_spec="SYMMETRIC_DEFAULT",
                         key_usage="ENCRYPT_DECRYPT",
                         origin="AWS_KMS",
                         key_manager="CUSTOMER",
-                        state=KeyState.ENABLED,
+                        state=kind.state,
                         policy=policy,
                         current_material_id=material_id,
                     )
                 )
                 sealed = root.seal(material, material_aad(key_id, material_id))
                 store.insert_material(Material(key_id, material_id, sealed, now))
-        print(f"  {offset + BATCH:,} keys written ({time.monotonic() - started:.0f} s)", flush=True)
+                if kind.alias is not None:
+                    store.insert_alias(Alias(ACCOUNT, REGION, kind.alias, key_id, now, now))
+        print(f"  {min(offset + BATCH, count):,} keys written ({time.monotonic() - started:.0f} s)", flush=True)
     store.close()
 
 

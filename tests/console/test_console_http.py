@@ -556,6 +556,18 @@ def test_a_console_create_access_key_is_recorded_as_the_apis_without_the_secret(
     assert secret.group(1) not in json.dumps(console)
     assert sdk_key["SecretAccessKey"] not in json.dumps(sdk)
     assert console["userAgent"].startswith("trent-console/")
+    # Every IAM change goes through IAM's handler: a console CreateUser records its user as the API's does.
+    status, _, _ = client.post(
+        "/console/identities/users", {"user_name": "made-in-console", "csrf_token": client.csrf()}
+    )
+    assert status == 303
+    users = {
+        r["requestParameters"]["userName"]: r["responseElements"]
+        for r in _records(server, credentials, "CreateUser", 2)
+        if r.get("requestParameters")
+    }
+    assert users["made-in-console"]["user"]["userName"] == "made-in-console"
+    assert set(users["made-in-console"]["user"]) == set(users["recorded-twice"]["user"])
 
 
 def test_the_audit_page_takes_every_lookup_attribute_and_combines_them(server: TrentServer) -> None:

@@ -234,8 +234,6 @@ def test_an_inactive_key_stops_working_in_every_process_until_active_again(world
             identities.lookup(key.access_key_id)
     world.iam.update_access_key(ROOT, key.access_key_id, "Active", "otto")
     assert other.lookup(key.access_key_id)[0] == key.secret_access_key
-    with pytest.raises(ValidationError, match="Member must satisfy enum value set: \\[Active, Inactive\\]"):
-        world.iam.update_access_key(ROOT, key.access_key_id, "Paused", "otto")
     world.iam.create_user(ROOT, "pia")
     with pytest.raises(NoSuchEntity):  # a key of otto's, named through pia
         world.iam.update_access_key(ROOT, key.access_key_id, "Inactive", "pia")

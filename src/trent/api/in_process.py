@@ -10,8 +10,8 @@ audit record of a console CreateKey is the record of an SDK's.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import orjson
 
@@ -28,6 +28,7 @@ from trent.services.request import RequestContext
 KMS = "kms.amazonaws.com"
 IAM = "iam.amazonaws.com"
 CLOUDTRAIL = "cloudtrail.amazonaws.com"
+_T = TypeVar("_T")
 
 
 class InProcessApi:
@@ -60,10 +61,7 @@ class InProcessApi:
             return decoded
         if source == IAM:
             request.request_parameters = record_parameters(params)
-            try:
-                return self._query.operation("iam", operation).validate(params)
-            except ValidationException as error:
-                raise ValidationError(error.message) from None  # IAM's own code for the same refusal
+            return _in_iam_words(lambda: self._query.operation("iam", operation).validate(params))
         if source == CLOUDTRAIL:
             decoded = self._cloudtrail.decode(operation, _body(params))
             request.request_parameters = self._cloudtrail.shaper.request_parameters(operation, decoded)
@@ -72,17 +70,19 @@ class InProcessApi:
 
     def run(self, request: RequestContext, params: Mapping[str, Any]) -> dict[str, Any]:
         """``prepare``, then the API's handler; its result unencoded (blobs as bytes, times as datetimes)."""
-        decoded = self.prepare(request, params)
         operation, source = request.operation, request.event_source
+        if source == IAM:
+            # QueryHandler.invoke checks the members itself: they are recorded, not checked twice.
+            request.request_parameters = record_parameters(params)
+            answer = _in_iam_words(lambda: self._query.invoke("iam", request.caller, operation, params))
+            request.response_elements = iam_response_elements(operation, answer)
+            return answer
+        decoded = self.prepare(request, params)
         if source == KMS:
             result = KMS_HANDLERS[operation](self._kms, request, decoded)
             if request.response_elements is None:
                 request.response_elements = self._kms_shaper.response_elements(operation, result)
             return dict(result or {})
-        if source == IAM:
-            result = self._query.invoke("iam", request.caller, operation, decoded)
-            request.response_elements = iam_response_elements(operation, result)
-            return result
         return self._cloudtrail.handle(operation, request.caller, decoded) or {}
 
 
@@ -94,3 +94,11 @@ def _body(params: Mapping[str, Any]) -> bytes:
         # An integer beyond 64 bits (a form's "99999999999999999999"): orjson cannot write it; the
         # standard library can, and the codec then answers it as the API answers such a body.
         return json.dumps(params).encode()
+
+
+def _in_iam_words(run: Callable[[], _T]) -> _T:
+    """The model's refusal with IAM's own error code (ValidationError), as the query API sends it."""
+    try:
+        return run()
+    except ValidationException as error:
+        raise ValidationError(error.message) from None

@@ -91,10 +91,8 @@ class _PolicyOwner:
     noun: str  # "user" or "role"
     member: str  # CloudTrail's request parameter naming the owner
     operation: str  # "User" or "Role", as in PutUserPolicy
-    put: Callable[[Caller, str, str, str], None]
     get: Callable[[Caller, str, str], InlinePolicy]
     names: Callable[[Caller, str], list[str]]
-    delete: Callable[[Caller, str, str], None]
 
 
 @dataclass(slots=True)
@@ -117,20 +115,16 @@ class IdentityPages(Pages):
                 "user",
                 "userName",
                 "User",
-                iam.put_user_policy,
                 iam.get_user_policy,
                 iam.list_user_policies,
-                iam.delete_user_policy,
             ),
             "roles": _PolicyOwner(
                 "roles",
                 "role",
                 "roleName",
                 "Role",
-                iam.put_role_policy,
                 iam.get_role_policy,
                 iam.list_role_policies,
-                iam.delete_role_policy,
             ),
         }
 
@@ -173,10 +167,11 @@ class IdentityPages(Pages):
         params: Mapping[str, Any] | None,
         use_case: Callable[[RequestContext], _T],
     ) -> _T:
-        # The pages name members as CloudTrail records them (userName); IAM's model, which checks
-        # them, names them UserName. Every member here is a top-level scalar, so one capital does.
-        wire = {name[:1].upper() + name[1:]: value for name, value in (params or {}).items()}
-        return await self._call(http, session, IAM, operation, wire, use_case)
+        return await self._call(http, session, IAM, operation, _wire(params), use_case)
+
+    async def _iam_change(self, http: HttpRequest, session: Session, operation: str, params: Mapping[str, Any]) -> None:
+        """A change through IAM's own handler, so its record (responseElements too) is the API's."""
+        await self._invoke(http, session, IAM, operation, _wire(params))
 
     def _identity_error(
         self, http: HttpRequest, session: Session, error: TrentError, title: str, action_alert: str | None, status: int
@@ -269,11 +264,8 @@ class IdentityPages(Pages):
     async def _create_user(self, http: HttpRequest, session: Session) -> HttpResponse:
         name = http.field("user_name").strip()
 
-        def create(r: RequestContext) -> User:
-            return self._iam.create_user(r.caller, name)
-
         try:
-            await self._iam_call(http, session, "CreateUser", {"userName": name}, create)
+            await self._iam_change(http, session, "CreateUser", {"userName": name})
         except TrentError as error:
             return await self._identities_page(http, session, alert=alert_text(error), status=error_status(error))
         session.flash = f"User {name} created."
@@ -346,9 +338,6 @@ class IdentityPages(Pages):
         iam = self._iam
         params = {"userName": user_name}
 
-        def delete(r: RequestContext) -> None:
-            iam.delete_user(r.caller, user_name)
-
         try:
             keys = await self._iam_call(
                 http,
@@ -358,16 +347,9 @@ class IdentityPages(Pages):
                 lambda r: iam.list_access_keys(r.caller, user_name),
             )
             for key in keys:
-                key_id = key.access_key_id
-                await self._iam_call(
-                    http,
-                    session,
-                    "DeleteAccessKey",
-                    {**params, "accessKeyId": key_id},
-                    lambda r: iam.delete_access_key(r.caller, key_id, user_name),  # noqa: B023 - awaited at once
-                )
+                await self._iam_change(http, session, "DeleteAccessKey", {**params, "accessKeyId": key.access_key_id})
             await self._delete_policies(http, session, self._owners["users"], user_name)
-            await self._iam_call(http, session, "DeleteUser", params, delete)
+            await self._iam_change(http, session, "DeleteUser", params)
         except TrentError as error:
             return await self._user_page(http, session, user_name, alert=alert_text(error), status=error_status(error))
         session.flash = f"User {user_name} deleted."
@@ -397,22 +379,14 @@ class IdentityPages(Pages):
         user_name = http.field("user_name").strip() or None
         wanted = http.field("status")
         params: dict[str, Any] = {"accessKeyId": key_id} | ({"userName": user_name} if user_name else {})
-        iam = self._iam
-
-        def update(r: RequestContext) -> None:
-            iam.update_access_key(r.caller, key_id, wanted, user_name)
-
-        def delete(r: RequestContext) -> None:
-            iam.delete_access_key(r.caller, key_id, user_name)
-
         try:
             if action == "status":
-                await self._iam_call(http, session, "UpdateAccessKey", {**params, "status": wanted}, update)
+                await self._iam_change(http, session, "UpdateAccessKey", {**params, "status": wanted})
                 done = _STATUS_DONE.get(wanted, "updated")
             else:
                 if http.field("confirm") != "yes":
                     raise ValidationError(CONFIRM_MESSAGE.removeprefix("ValidationError: "))
-                await self._iam_call(http, session, "DeleteAccessKey", params, delete)
+                await self._iam_change(http, session, "DeleteAccessKey", params)
                 done = "deleted"
         except TrentError as error:
             if user_name is not None:
@@ -433,11 +407,8 @@ class IdentityPages(Pages):
             {"description": description} if description else {}
         )
 
-        def create(r: RequestContext) -> Role:
-            return self._iam.create_role(r.caller, name, document, description=description)
-
         try:
-            await self._iam_call(http, session, "CreateRole", params, create)
+            await self._iam_change(http, session, "CreateRole", params)
         except TrentError as error:
             # The form again as typed, the reason beside it (most often the trust policy).
             form = _Form(
@@ -499,12 +470,9 @@ class IdentityPages(Pages):
         if http.field("confirm") != "yes":
             return await self._role_page(http, session, role_name, alert=CONFIRM_MESSAGE, status=400)
 
-        def delete(r: RequestContext) -> None:
-            self._iam.delete_role(r.caller, role_name)
-
         try:
             await self._delete_policies(http, session, self._owners["roles"], role_name)
-            await self._iam_call(http, session, "DeleteRole", {"roleName": role_name}, delete)
+            await self._iam_change(http, session, "DeleteRole", {"roleName": role_name})
         except TrentError as error:
             return await self._role_page(http, session, role_name, alert=alert_text(error), status=error_status(error))
         session.flash = f"Role {role_name} deleted."
@@ -534,11 +502,8 @@ class IdentityPages(Pages):
         document = http.field("policy_document")
         params = {owner.member: name, "policyName": policy_name, "policyDocument": document}
 
-        def put(r: RequestContext) -> None:
-            owner.put(r.caller, name, policy_name, document)
-
         try:
-            await self._iam_call(http, session, f"Put{owner.operation}Policy", params, put)
+            await self._iam_change(http, session, f"Put{owner.operation}Policy", params)
         except TrentError as error:
             # Shown beside the form that was sent, with the document as typed.
             form = _Form({"policy_name": policy_name, "policy_document": document}, alert_text(error))
@@ -599,11 +564,8 @@ class IdentityPages(Pages):
     async def _delete_one_policy(
         self, http: HttpRequest, session: Session, owner: _PolicyOwner, name: str, policy_name: str
     ) -> None:
-        def delete(r: RequestContext) -> None:
-            owner.delete(r.caller, name, policy_name)
-
         params = {owner.member: name, "policyName": policy_name}
-        await self._iam_call(http, session, f"Delete{owner.operation}Policy", params, delete)
+        await self._iam_change(http, session, f"Delete{owner.operation}Policy", params)
 
     async def _delete_policies(self, http: HttpRequest, session: Session, owner: _PolicyOwner, name: str) -> None:
         """Every inline policy of a user or role, before the identity itself goes."""
@@ -636,3 +598,9 @@ def _pager(http: HttpRequest, marker_arg: str, marker: str | None, next_position
     first = BASE + ("?" + urlencode(kept) if kept else "") if marker else None
     following = BASE + "?" + urlencode({**kept, marker_arg: next_position}) if next_position is not None else None
     return {"first": first, "next": following}
+
+
+def _wire(params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The pages name members as CloudTrail records them (userName); IAM's model names them
+    UserName. Every member here is a top-level scalar, so one capital does."""
+    return {name[:1].upper() + name[1:]: value for name, value in (params or {}).items()}

@@ -125,15 +125,7 @@ def console_key_policy(
     is created: the account statement of ``default_key_policy``, then one statement for the
     administrators, one for the users and, except for HMAC keys, one letting the users attach the
     key to AWS resources through grants."""
-    statements: list[dict[str, object]] = [
-        {
-            "Sid": "Enable IAM User Permissions",
-            "Effect": "Allow",
-            "Principal": {"AWS": account_root_arn(account_id, region)},
-            "Action": "kms:*",
-            "Resource": "*",
-        }
-    ]
+    statements: list[dict[str, object]] = list(json.loads(default_key_policy(account_id, region))["Statement"])
     if administrators:
         statements.append(
             {
